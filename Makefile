@@ -1,0 +1,40 @@
+# Prometheus Gateway. `make run` serves on 127.0.0.1:8000; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: install run demo test bench bench-semantic migrate clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Embedded PostgreSQL (var/pgdata) unless DATABASE_URL is set; migrates; prints a first
+# admin key if there is none; serves until Ctrl-C.
+run: install
+	$(PY) manage.py serve
+
+# The same, with every provider pointed at the local fake upstream: try it all offline.
+demo: install
+	$(PY) manage.py serve --demo
+
+migrate: install
+	$(PY) manage.py migrate
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/load.py
+
+bench-semantic: install
+	$(PY) bench/semantic_eval.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,132 @@
+"""Hand-written OpenAPI for the async endpoints (DRF's schema generator cannot see them)."""
+
+from __future__ import annotations
+
+_MESSAGE = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+        "content": {
+            "nullable": True,
+            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}],
+            "description": "A string, or parts: text and image_url.",
+        },
+        "name": {"type": "string"},
+        "tool_calls": {"type": "array", "items": {"type": "object"}},
+        "tool_call_id": {"type": "string"},
+    },
+}
+
+CHAT_COMPONENTS = {
+    "ChatMessage": _MESSAGE,
+    "ChatCompletionRequest": {
+        "type": "object",
+        "required": ["model", "messages"],
+        "properties": {
+            "model": {"type": "string", "example": "gpt-4o"},
+            "messages": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/ChatMessage"}},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "max_completion_tokens": {"type": "integer", "minimum": 1},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "n": {"type": "integer", "minimum": 1},
+            "stream": {"type": "boolean"},
+            "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+            "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}], "nullable": True},
+            "presence_penalty": {"type": "number"},
+            "frequency_penalty": {"type": "number"},
+            "seed": {"type": "integer"},
+            "user": {"type": "string"},
+            "tools": {"type": "array", "items": {"type": "object"}},
+            "tool_choice": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+            "response_format": {"type": "object"},
+        },
+    },
+    "ChatCompletion": {
+        "type": "object",
+        "required": ["id", "object", "created", "model", "choices"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"type": "string", "enum": ["chat.completion"]},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": {"type": "object"}},
+            "usage": {
+                "type": "object",
+                "properties": {
+                    "prompt_tokens": {"type": "integer"},
+                    "completion_tokens": {"type": "integer"},
+                    "total_tokens": {"type": "integer"},
+                },
+            },
+        },
+    },
+    "ModelList": {
+        "type": "object",
+        "properties": {
+            "object": {"type": "string", "enum": ["list"]},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "object": {"type": "string", "enum": ["model"]},
+                        "created": {"type": "integer"},
+                        "owned_by": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+}
+
+_HEADERS = {
+    "X-Request-ID": {"schema": {"type": "string"}},
+    "X-Cache": {"schema": {"type": "string", "enum": ["HIT-EXACT", "HIT-SEMANTIC", "MISS"]}},
+    "X-RateLimit-Limit": {"schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {"schema": {"type": "integer"}},
+}
+
+CHAT_PATHS = {
+    "/v1/chat/completions": {
+        "post": {
+            "operationId": "chat_completions_create",
+            "summary": "Create a chat completion (OpenAI-compatible, streaming with stream: true)",
+            "tags": ["v1"],
+            "parameters": [
+                {"name": "Cache-Control", "in": "header", "required": False,
+                 "schema": {"type": "string", "enum": ["no-cache", "no-store"]},
+                 "description": "no-cache skips cache reads; no-store skips reads and writes."},
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "A chat.completion object, or an SSE stream of chat.completion.chunk objects ending with [DONE].",
+                    "headers": _HEADERS,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletion"}},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                "502": {"description": "provider_error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "504": {"description": "provider_timeout", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        }
+    },
+    "/v1/models": {
+        "get": {
+            "operationId": "models_list",
+            "summary": "List the models this gateway serves",
+            "tags": ["v1"],
+            "responses": {
+                "200": {"description": "OpenAI list shape", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ModelList"}}}},
+            },
+        }
+    },
+}

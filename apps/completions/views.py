@@ -1,0 +1,45 @@
+"""The OpenAI-compatible endpoints: plain async views, kept thin."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+
+from apps.completions.services import achat_completion
+from apps.completions.validation import parse_chat_request
+from apps.keys.authentication import aauthenticate
+from apps.keys.limiter import arate_limit_check
+from gateway_site.errors import MethodNotAllowed
+from gateway_site.gateway_config import get_config
+
+
+async def models_list(request: HttpRequest) -> HttpResponse:
+    if request.method != "GET":
+        raise MethodNotAllowed(f"Method {request.method} not allowed")
+    key = await aauthenticate(request)
+    data = [
+        {"id": route.name, "object": "model", "created": route.created, "owned_by": route.provider.name}
+        for route in get_config().models.values()
+        if key.may_use_model(route.name)
+    ]
+    return JsonResponse({"object": "list", "data": data})
+
+
+async def chat_completions(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        raise MethodNotAllowed(f"Method {request.method} not allowed; use POST")
+    key = await aauthenticate(request)
+    limit_headers = await arate_limit_check(key)
+    chat = parse_chat_request(
+        request.body, key=key, config=get_config(), request_id=request.request_id,
+        cache_control=request.headers.get("Cache-Control", ""),
+    )
+    result = await achat_completion(chat)
+    if result.stream is not None:
+        response = StreamingHttpResponse(result.stream, content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # proxies such as nginx must not buffer the stream
+    else:
+        response = HttpResponse(result.body, content_type="application/json")
+    for name, value in {**limit_headers, **result.headers}.items():
+        response[name] = value
+    return response

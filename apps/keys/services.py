@@ -1,0 +1,74 @@
+"""Writes on API keys: create, revoke, update limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.keys.models import ApiKey
+from apps.keys.registry import key_invalidate
+
+KEY_PREFIX = "pgw-"
+DISPLAY_PREFIX_LENGTH = 12
+
+
+def key_hash(raw_key: str) -> str:
+    # A plain SHA-256 is enough: keys carry 256 bits of randomness, so no slow hash is needed
+    # against guessing, and lookups stay one indexed query.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def key_generate() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def key_create(
+    *,
+    name: str,
+    is_admin: bool = False,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    expires_in_days: int | None = None,
+    allowed_models: list[str] | None = None,
+    cache_namespace: str = "",
+) -> tuple[ApiKey, str]:
+    """Returns the stored key and the raw key, which exists nowhere else afterwards."""
+    raw_key = key_generate()
+    expires_at = timezone.now() + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    api_key = ApiKey.objects.create(
+        name=name,
+        prefix=raw_key[:DISPLAY_PREFIX_LENGTH],
+        key_hash=key_hash(raw_key),
+        is_admin=is_admin,
+        rpm=rpm,
+        tpm=tpm,
+        expires_at=expires_at,
+        allowed_models=allowed_models or [],
+        cache_namespace=cache_namespace,
+    )
+    return api_key, raw_key
+
+
+def key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    transaction.on_commit(lambda: key_invalidate(key_hash_value=api_key.key_hash))
+    return api_key
+
+
+def key_changed(*, api_key: ApiKey) -> None:
+    """Call after any edit: every process drops its cached copy of the key."""
+    transaction.on_commit(lambda: key_invalidate(key_hash_value=api_key.key_hash))
+
+
+def key_ensure_admin(*, name: str = "admin") -> str | None:
+    """Creates a first admin key when there is none; returns its raw value, else None."""
+    if ApiKey.objects.filter(is_admin=True, revoked_at__isnull=True).exists():
+        return None
+    _, raw_key = key_create(name=name, is_admin=True)
+    return raw_key

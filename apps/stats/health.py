@@ -1,0 +1,89 @@
+"""Health checks: small functions, each answering one question about one dependency."""
+
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from gateway_site.errors import utc_timestamp
+from gateway_site.gateway_config import ConfigError, get_config
+
+HEALTH_REDIS_TIMEOUT = 0.5  # seconds: a dead Redis must not hang a Kubernetes probe
+
+
+def check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "connected"
+    except Exception:
+        connection.close()  # a broken connection must not be reused by the next check
+        return "disconnected"
+
+
+def check_redis() -> str:
+    if not settings.REDIS_URL:
+        return "not_configured"
+    try:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=HEALTH_REDIS_TIMEOUT, socket_connect_timeout=HEALTH_REDIS_TIMEOUT
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return "connected"
+    except redis.RedisError:
+        return "disconnected"
+
+
+def check_config() -> bool:
+    try:
+        get_config()
+        return True
+    except ConfigError:
+        return False
+
+
+def check_providers() -> dict[str, str]:
+    from apps.completions.breaker import breaker_is_open
+
+    try:
+        providers = get_config().providers
+    except ConfigError:
+        return {}
+    result = {}
+    for name, provider in providers.items():
+        if not provider.api_key:
+            result[name] = "not_configured"
+        elif breaker_is_open(name):
+            result[name] = "unavailable"
+        else:
+            result[name] = "available"
+    return result
+
+
+def overall_health() -> tuple[str, dict]:
+    database = check_database()
+    redis_state = check_redis()
+    providers = check_providers()
+    if database != "connected" or not check_config():
+        status = "unhealthy"
+    elif redis_state == "disconnected" or "unavailable" in providers.values():
+        status = "degraded"
+    else:
+        status = "healthy"
+    services = {"redis": redis_state, "database": database, "providers": providers}
+    semantic = _semantic_cache_state()
+    if semantic is not None:
+        services["semantic_cache"] = semantic
+    return status, {"status": status, "timestamp": utc_timestamp(), "services": services, "version": settings.GATEWAY_VERSION}
+
+
+def _semantic_cache_state() -> str | None:
+    try:
+        from apps.cache.semantic import semantic_cache_state
+    except ImportError:
+        return None
+    return semantic_cache_state()

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class UsageRecord(models.Model):
+    """One row per /v1/chat/completions request: success, error or cache hit."""
+
+    class CacheKind(models.TextChoices):
+        NONE = "", "miss"
+        EXACT = "exact", "exact"
+        SEMANTIC = "semantic", "semantic"
+
+    created_at = models.DateTimeField(db_index=True)
+    request_id = models.CharField(max_length=40)
+    api_key = models.ForeignKey("keys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    key_prefix = models.CharField(max_length=16, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    provider = models.CharField(max_length=50, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    latency_ms = models.FloatField(default=0)
+    ttft_ms = models.FloatField(null=True, blank=True, help_text="Time to first token, streams only.")
+    status_code = models.PositiveSmallIntegerField()
+    error_code = models.CharField(max_length=40, blank=True)
+    cache = models.CharField(max_length=10, choices=CacheKind.choices, blank=True)
+    stream = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    fallback_from = models.CharField(max_length=100, blank=True, help_text="The requested model, when a fallback answered.")
+
+    class Meta:
+        indexes = [models.Index(fields=["api_key", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.model} {self.status_code}"

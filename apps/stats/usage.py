@@ -1,0 +1,171 @@
+"""Buffered writing of usage records, off the request path.
+
+`usage_record()` only appends to an in-process buffer; a background task writes batches
+with one bulk INSERT. If the database is briefly unavailable the batch goes back to the
+buffer and is retried; only when the bounded buffer overflows are the oldest records
+dropped, and each drop is counted in gateway_usage_records_dropped_total. Shutdown
+(ASGI lifespan, or atexit) flushes what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import datetime as dt
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+
+from apps.stats import metrics
+from gateway_site.db import close_stale_connection
+
+logger = logging.getLogger(__name__)
+
+MAX_BUFFERED = 50_000
+BATCH_SIZE = 500
+FLUSH_INTERVAL = 0.5  # seconds
+
+
+@dataclass
+class UsageData:
+    request_id: str
+    status_code: int
+    api_key_id: int | None = None
+    key_prefix: str = ""
+    model: str = ""
+    provider: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    error_code: str = ""
+    cache: str = ""
+    stream: bool = False
+    attempts: int = 1
+    fallback_from: str = ""
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+# Called with each written batch inside its transaction, e.g. to maintain rollups.
+batch_hooks: list[Callable[[list[UsageData]], None]] = []
+
+_buffer: deque[UsageData] = deque()
+_buffer_lock = threading.Lock()
+_flusher: asyncio.Task | None = None
+_wake: asyncio.Event | None = None
+
+
+def usage_record(usage: UsageData) -> None:
+    """Never blocks and never raises: the request that produced it is already answered."""
+    with _buffer_lock:
+        if len(_buffer) >= MAX_BUFFERED:
+            _buffer.popleft()
+            metrics.USAGE_DROPPED.inc()
+        _buffer.append(usage)
+    _count_metrics(usage)
+    _ensure_flusher()
+
+
+def _count_metrics(usage: UsageData) -> None:
+    if usage.cache or not usage.provider:
+        return
+    metrics.TOKENS.labels(usage.provider, usage.model, "prompt").inc(usage.prompt_tokens)
+    metrics.TOKENS.labels(usage.provider, usage.model, "completion").inc(usage.completion_tokens)
+    metrics.COST.labels(usage.provider, usage.model).inc(float(usage.cost_usd))
+
+
+def _ensure_flusher() -> None:
+    global _flusher, _wake
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return  # sync callers (tests, commands) flush explicitly or at exit
+    if _flusher is None or _flusher.done() or _flusher.get_loop() is not loop:
+        _wake = asyncio.Event()
+        _flusher = loop.create_task(_flush_forever())
+    if len(_buffer) >= BATCH_SIZE and _wake is not None:
+        _wake.set()
+
+
+async def _flush_forever() -> None:
+    while True:
+        try:
+            await asyncio.wait_for(_wake.wait(), FLUSH_INTERVAL)
+        except asyncio.TimeoutError:
+            pass
+        _wake.clear()
+        while _buffer:
+            if not await aflush_once():
+                await asyncio.sleep(1.0)  # database unavailable: keep the records, try again
+                break
+
+
+async def aflush_once() -> bool:
+    return await sync_to_async(flush_once, thread_sensitive=False)()
+
+
+def flush_once() -> bool:
+    """Writes one batch; returns False (records kept) when the database refused it."""
+    with _buffer_lock:
+        batch = [_buffer.popleft() for _ in range(min(BATCH_SIZE, len(_buffer)))]
+    if not batch:
+        return True
+    try:
+        close_stale_connection()
+        _write(batch)
+        return True
+    except Exception as exc:
+        metrics.USAGE_WRITE_FAILURES.inc()
+        logger.warning("usage batch of %d not written, will retry: %s", len(batch), exc)
+        with _buffer_lock:
+            _buffer.extendleft(reversed(batch))
+        return False
+
+
+def flush_all() -> None:
+    while _buffer and flush_once():
+        pass
+
+
+async def aflush_all() -> None:
+    while _buffer and await aflush_once():
+        pass
+
+
+def pending_count() -> int:
+    return len(_buffer)
+
+
+def _write(batch: list[UsageData]) -> None:
+    from apps.stats.models import UsageRecord
+
+    rows = []
+    for usage in batch:
+        fields = asdict(usage)
+        fields["total_tokens"] = usage.total_tokens
+        rows.append(UsageRecord(**fields))
+    with transaction.atomic():
+        UsageRecord.objects.bulk_create(rows)
+        for hook in batch_hooks:
+            hook(batch)
+
+
+def _flush_at_exit() -> None:
+    try:
+        flush_all()
+    except Exception:  # the interpreter is going away; nothing else can be done
+        logger.exception("usage records lost at exit: %d", len(_buffer))
+
+
+atexit.register(_flush_at_exit)

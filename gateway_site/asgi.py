@@ -1,0 +1,39 @@
+"""The ASGI application: gateway_site.asgi:application.
+
+Django's ASGI handler speaks only HTTP; this wrapper answers the lifespan protocol so the
+server's shutdown flushes buffered usage records and closes upstream connections.
+"""
+
+import logging
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
+
+django_application = get_asgi_application()
+logger = logging.getLogger("gateway.lifespan")
+
+
+async def _shutdown() -> None:
+    from apps.completions.providers.base import close_sessions
+    from apps.stats.usage import aflush_all
+
+    await aflush_all()
+    await close_sessions()
+
+
+async def application(scope, receive, send):
+    if scope["type"] != "lifespan":
+        return await django_application(scope, receive, send)
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await _shutdown()
+            except Exception:
+                logger.exception("shutdown flush failed")
+            await send({"type": "lifespan.shutdown.complete"})
+            return

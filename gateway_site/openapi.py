@@ -1,0 +1,61 @@
+"""drf-spectacular hook adding what DRF cannot see: the async chat endpoint, the security
+schemes and the contract's error schema."""
+
+from __future__ import annotations
+
+from apps.completions.openapi import CHAT_COMPONENTS, CHAT_PATHS
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "timestamp", "request_id"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "type"],
+            "properties": {
+                "code": {"type": "string", "example": "invalid_api_key"},
+                "message": {"type": "string"},
+                "type": {"type": "string", "example": "authentication_error"},
+                "param": {"type": "string", "nullable": True},
+            },
+        },
+        "timestamp": {"type": "string", "format": "date-time"},
+        "request_id": {"type": "string", "example": "req_1234567890"},
+    },
+}
+
+SECURITY_SCHEMES = {
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "BearerAuth": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key> (OpenAI SDKs)"},
+}
+
+ERROR_RESPONSES = {
+    "400": "invalid_request / model_not_found",
+    "401": "invalid_api_key",
+    "403": "permission_denied",
+    "429": "rate_limit_exceeded",
+    "500": "internal_error",
+}
+
+
+def _error_response(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def add_gateway_paths(result: dict, generator, request, public) -> dict:
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components["schemas"].update(CHAT_COMPONENTS)
+    components["securitySchemes"] = SECURITY_SCHEMES
+    result["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+    result.setdefault("paths", {}).update(CHAT_PATHS)
+    for path_item in result["paths"].values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            if operation.get("security") == [{}] or operation.get("security") == []:
+                continue  # public probes
+            operation.pop("security", None)  # use the document-wide schemes
+            for status, description in ERROR_RESPONSES.items():
+                operation["responses"].setdefault(status, _error_response(description))
+    return result

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.contrib.staticfiles.views import serve as serve_static
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from apps.stats.views import HealthView, LivenessView, ReadinessView
+
+# The docs are public, like the probes (api-contract.md).
+_public = {"authentication_classes": [], "permission_classes": []}
+
+urlpatterns = [
+    path("", include("apps.completions.urls")),
+    path("", include("apps.stats.urls")),
+    path("admin/", include("apps.cache.urls")),  # the admin API paths win over the console
+    path("admin/", admin.site.urls),
+    path("health", HealthView.as_view()),
+    path("health/ready", ReadinessView.as_view()),
+    path("health/live", LivenessView.as_view()),
+    path("openapi.json", SpectacularJSONAPIView.as_view(**_public), name="openapi-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema", **_public)),
+    path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema", **_public)),
+    # Admin and Swagger assets come from installed packages; serve them without a CDN or
+    # a separate static server. Nothing sensitive lives in these files.
+    re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
+]
+
+handler400 = "gateway_site.error_views.bad_request"
+handler403 = "gateway_site.error_views.permission_denied"
+handler404 = "gateway_site.error_views.not_found"
+handler500 = "gateway_site.error_views.server_error"
