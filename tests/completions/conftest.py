@@ -1,0 +1,50 @@
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.gateway_server import GatewayServer
+
+SCHEMAS_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "openai-chat-schemas.json"
+
+# One model per provider protocol, as a user would pick them.
+# Keyed by protocol (the fake upstream names itself by protocol in its answers).
+MODELS_BY_PROVIDER = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4-20250514", "gemini": "gemini-2.5-flash"}
+
+
+@pytest.fixture(scope="session")
+def openai_schemas() -> dict:
+    if not SCHEMAS_PATH.exists():
+        pytest.fail(f"OpenAI's published schemas are expected at {SCHEMAS_PATH}")
+    return json.loads(SCHEMAS_PATH.read_text())
+
+
+@pytest.fixture(scope="session")
+def assert_valid_completion(openai_schemas):
+    validator = jsonschema.Draft202012Validator(openai_schemas["CreateChatCompletionResponse"])
+
+    def check(body: dict) -> None:
+        validator.validate(body)
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def assert_valid_chunk(openai_schemas):
+    validator = jsonschema.Draft202012Validator(openai_schemas["CreateChatCompletionStreamResponse"])
+
+    def check(chunk: dict) -> None:
+        validator.validate(chunk)
+
+    return check
+
+
+@pytest.fixture(scope="module")
+def gateway(fake_upstream, django_db_blocker):
+    """The real ASGI app under uvicorn, providers pointed at the fake upstream."""
+    with django_db_blocker.unblock():
+        server = GatewayServer(fake_upstream.env())
+        server.start()
+    yield server
+    server.stop()

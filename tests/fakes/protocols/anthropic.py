@@ -1,0 +1,203 @@
+"""Fake Anthropic Messages API (wire formats B1-B4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .base import (
+    TOOL_ARG_FRAGMENTS,
+    Answer,
+    Conversation,
+    ProviderProtocol,
+    json_response,
+    need,
+    sse_event,
+)
+
+# B4: error type per status; other 4xx are invalid_request_error, other 5xx api_error.
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def _block_text(block: Any) -> str:
+    if isinstance(block, str):
+        return block
+    if not isinstance(block, dict):
+        return ""
+    if block.get("type") == "text":
+        return block.get("text", "")
+    return ""
+
+
+def _texts(content: Any) -> tuple[list[str], bool]:
+    """Text the model reads in one message (tool results included) and whether it holds one."""
+    if isinstance(content, str):
+        return [content], False
+    texts, has_result = [], False
+    for block in content or ():
+        if isinstance(block, dict) and block.get("type") == "tool_result":
+            has_result = True
+            inner = block.get("content")
+            texts += [inner] if isinstance(inner, str) else [_block_text(b) for b in inner or ()]
+        else:
+            texts.append(_block_text(block))
+    return texts, has_result
+
+
+def _user_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(_block_text(b) for b in content or () if isinstance(b, dict) and b.get("type") == "text")
+
+
+def _validate(body: dict[str, Any]) -> list[Any]:
+    need(isinstance(body.get("model"), str), "model: Field required")
+    need(isinstance(body.get("max_tokens"), int), "max_tokens: Field required")
+    messages = body.get("messages")
+    need(isinstance(messages, list) and messages, "messages: Field required")
+    temperature = body.get("temperature", 1.0)
+    need(isinstance(temperature, (int, float)) and 0 <= temperature <= 1, "temperature: range: 0..1")
+    for index, message in enumerate(messages):
+        # B1: there is no system role; a gateway must move it to the top-level "system".
+        need(
+            message.get("role") in ("user", "assistant"),
+            f"messages.{index}.role: Input should be 'user' or 'assistant'",
+        )
+    return messages
+
+
+class AnthropicProtocol(ProviderProtocol):
+    name = "anthropic"
+    bad_json_event = b"event: content_block_delta\ndata: {this is not json\n\n"
+
+    def auth_error(self, request: web.Request) -> web.Response | None:
+        key = request.headers.get("x-api-key", "")
+        if key and key != "bad-key":
+            if "anthropic-version" not in request.headers:
+                return self.error_response(400, "anthropic-version: header is required")
+            return None
+        message = "invalid x-api-key" if key else "x-api-key header is required"
+        return self.error_response(401, message)
+
+    def conversation(self, body: dict[str, Any], model: str) -> Conversation:
+        messages = _validate(body)
+        texts, _ = _texts(body.get("system"))
+        has_result, last_user = False, ""
+        for message in messages:
+            message_texts, has_result = _texts(message.get("content"))
+            texts += message_texts
+            if message["role"] == "user":
+                last_user = _user_text(message.get("content")) or last_user
+        tools = body.get("tools")
+        return Conversation(
+            model=body["model"],
+            last_user_text=last_user,
+            prompt_tokens=sum(len(t.split()) for t in texts),
+            tool_name=tools[0].get("name") if tools else None,
+            ends_with_tool_result=messages[-1]["role"] == "user" and has_result,
+        )
+
+    def error_response(
+        self, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}
+        return json_response(body, status, headers)
+
+    def response_headers(self, number: int) -> dict[str, str]:
+        return {"request-id": f"req_fake{number}"}
+
+    def completion(self, conv: Conversation, answer: Answer) -> web.Response:
+        body = {
+            "id": f"msg_fake{answer.request_number}",
+            "type": "message",
+            "role": "assistant",
+            "model": conv.model,
+            "content": _content(answer),
+            "stop_reason": "tool_use" if answer.tool_name else "end_turn",
+            "stop_sequence": None,
+            "usage": _usage(conv.prompt_tokens, answer.completion_tokens),
+        }
+        return json_response(body, headers=self.response_headers(answer.request_number))
+
+    def stream_events(self, conv: Conversation, answer: Answer) -> list[bytes]:
+        message = {
+            "id": f"msg_fake{answer.request_number}",
+            "type": "message",
+            "role": "assistant",
+            "model": conv.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            # B3: real input tokens, placeholder output tokens.
+            "usage": _usage(conv.prompt_tokens, 1),
+        }
+        events = [sse_event("message_start", {"type": "message_start", "message": message})]
+        events.append(sse_event("ping", {"type": "ping"}))  # real streams ping; clients must skip it
+        index = 0
+        if answer.text:
+            events += _text_block(index, answer)
+            index += 1
+        if answer.tool_name:
+            events += _tool_block(index, answer)
+        delta = {"stop_reason": "tool_use" if answer.tool_name else "end_turn", "stop_sequence": None}
+        usage = {"output_tokens": answer.completion_tokens}
+        events.append(sse_event("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
+        events.append(sse_event("message_stop", {"type": "message_stop"}))
+        return events
+
+    def stream_error_event(self) -> bytes:
+        return sse_event("error", _OVERLOADED)
+
+
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+
+
+def _content(answer: Answer) -> list[dict[str, Any]]:
+    content: list[dict[str, Any]] = []
+    if answer.text:
+        content.append({"type": "text", "text": answer.text})
+    if answer.tool_name:
+        tool_id = f"toolu_fake{answer.request_number}"
+        content.append({"type": "tool_use", "id": tool_id, "name": answer.tool_name, "input": {"city": "Oslo"}})
+    return content
+
+
+def _block(index: int, block: dict[str, Any], deltas: list[dict[str, Any]]) -> list[bytes]:
+    events = [sse_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})]
+    for delta in deltas:
+        events.append(sse_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+    events.append(sse_event("content_block_stop", {"type": "content_block_stop", "index": index}))
+    return events
+
+
+def _text_block(index: int, answer: Answer) -> list[bytes]:
+    deltas = [{"type": "text_delta", "text": piece} for piece in answer.pieces()]
+    return _block(index, {"type": "text", "text": ""}, deltas)
+
+
+def _tool_block(index: int, answer: Answer) -> list[bytes]:
+    block = {"type": "tool_use", "id": f"toolu_fake{answer.request_number}", "name": answer.tool_name, "input": {}}
+    # The API's first input_json_delta is often empty; then the JSON arrives in pieces.
+    fragments = ("", *TOOL_ARG_FRAGMENTS)
+    deltas = [{"type": "input_json_delta", "partial_json": f} for f in fragments]
+    return _block(index, block, deltas)

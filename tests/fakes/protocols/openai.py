@@ -1,0 +1,195 @@
+"""Fake OpenAI Chat Completions (wire formats A2-A4)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .base import (
+    TOOL_ARG_FRAGMENTS,
+    TOOL_ARGS,
+    Answer,
+    Conversation,
+    ProviderProtocol,
+    json_response,
+    need,
+    sse_data,
+)
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_ERROR_TYPES = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", None),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+}
+MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "o3-mini")
+MODELS_BODY = {
+    "object": "list",
+    "data": [
+        {"id": m, "object": "model", "created": 1700000000, "owned_by": "openai"} for m in MODELS
+    ],
+}
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def _first_tool(body: dict[str, Any]) -> str | None:
+    tools = body.get("tools")
+    if not tools:
+        return None
+    return tools[0].get("function", {}).get("name")
+
+
+def _usage(conv: Conversation, answer: Answer) -> dict[str, Any]:
+    prompt, completion = conv.prompt_tokens, answer.completion_tokens
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+def _tool_call(answer: Answer) -> dict[str, Any]:
+    return {
+        "id": f"call_fake{answer.request_number}",
+        "type": "function",
+        "function": {"name": answer.tool_name, "arguments": TOOL_ARGS},
+    }
+
+
+class OpenAIProtocol(ProviderProtocol):
+    name = "openai"
+
+    def auth_error(self, request: web.Request) -> web.Response | None:
+        header = request.headers.get("Authorization", "")
+        key = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        if key and key != "bad-key":
+            return None
+        message = (
+            "Incorrect API key provided: bad-key."
+            if key
+            else "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        )
+        return self.error_response(401, message)
+
+    def conversation(self, body: dict[str, Any], model: str) -> Conversation:
+        need(isinstance(body.get("model"), str), "you must provide a model parameter")
+        messages = body.get("messages")
+        need(isinstance(messages, list) and messages, "'messages' must be a non-empty array")
+        need(
+            body.get("stream") or body.get("stream_options") is None,
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        )
+        texts, last_user = [], ""
+        for index, message in enumerate(messages):
+            role = message.get("role")
+            need(role in _ROLES, f"Invalid value: {role!r} at messages[{index}].role")
+            text = _text(message.get("content"))
+            texts.append(text)
+            if role == "user":
+                last_user = text
+        return Conversation(
+            model=body["model"],
+            last_user_text=last_user,
+            prompt_tokens=sum(len(t.split()) for t in texts),
+            tool_name=_first_tool(body),
+            ends_with_tool_result=messages[-1].get("role") in ("tool", "function"),
+            include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+        )
+
+    def error_response(
+        self, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        kind, code = _ERROR_TYPES.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
+        body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        return json_response(body, status, headers)
+
+    def response_headers(self, number: int) -> dict[str, str]:
+        return {"x-request-id": f"req_fake{number}"}
+
+    def completion(self, conv: Conversation, answer: Answer) -> web.Response:
+        message: dict[str, Any] = {"role": "assistant", "content": answer.text or None, "refusal": None}
+        if answer.tool_name:
+            message["tool_calls"] = [_tool_call(answer)]
+        body = {
+            "id": f"chatcmpl-fake{answer.request_number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": conv.model,
+            "system_fingerprint": "fp_fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": "tool_calls" if answer.tool_name else "stop",
+                }
+            ],
+            "usage": _usage(conv, answer),
+        }
+        return json_response(body, headers=self.response_headers(answer.request_number))
+
+    def stream_events(self, conv: Conversation, answer: Answer) -> list[bytes]:
+        head = {
+            "id": f"chatcmpl-fake{answer.request_number}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": conv.model,
+            "system_fingerprint": "fp_fake",
+        }
+        if conv.include_usage:
+            head["usage"] = None  # A3: every chunk but the last carries usage: null
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return sse_data({**head, "choices": [choice]})
+
+        events = [chunk({"role": "assistant", "content": ""})]
+        events += [chunk({"content": piece}) for piece in answer.pieces()]
+        if answer.tool_name:
+            events += _tool_deltas(answer, chunk)
+        events.append(chunk({}, "tool_calls" if answer.tool_name else "stop"))
+        if conv.include_usage:
+            events.append(sse_data({**head, "choices": [], "usage": _usage(conv, answer)}))
+        events.append(b"data: [DONE]\n\n")
+        return events
+
+    def stream_error_event(self) -> bytes:
+        error = {
+            "message": "The server had an error while processing your request.",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+        return sse_data({"error": error})
+
+
+def _tool_deltas(answer: Answer, chunk: Any) -> list[bytes]:
+    # A3: the first delta of a call has index, id, type, name and empty arguments;
+    # later deltas carry only the index and an arguments fragment.
+    first = _tool_call(answer)
+    first["index"] = 0
+    first["function"] = {"name": answer.tool_name, "arguments": ""}
+    events = [chunk({"tool_calls": [first]})]
+    for fragment in TOOL_ARG_FRAGMENTS:
+        events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]}))
+    return events
+
+
+def models_response() -> web.Response:
+    return json_response(MODELS_BODY)
