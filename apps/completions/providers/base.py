@@ -107,6 +107,8 @@ async def stream_events(response: aiohttp.ClientResponse, provider: ProviderSett
         async for chunk in response.content.iter_any():
             for event in parser.feed(chunk):
                 yield event
+        for event in parser.flush():  # a last event without its blank line (Gemini may end so)
+            yield event
     except asyncio.TimeoutError as exc:
         raise UpstreamTimeout(f"{provider.name} stream was idle for {provider.stream_idle_timeout:g} s") from exc
     except aiohttp.ClientError as exc:

@@ -1,0 +1,142 @@
+"""Load benchmark: the fake upstream directly vs. through the gateway, with wrk.
+
+    make bench                      # or: .venv/bin/python bench/load.py [--seconds 8] [--server uvicorn]
+
+Starts the fake upstream and the gateway in its production configuration (one uvicorn
+worker, uvloop + httptools, no access log), creates a benchmark key, then runs wrk at 1,
+16 and 64 connections, non-stream and stream, against both. Every prompt is unique, so no
+cache answers. Time to first byte of a stream at 1 connection is measured by a small
+sequential client (wrk only sees whole responses). Bounded: about 2-3 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from wrk import run_wrk  # noqa: E402
+
+from tests.fakes.runner import FakeUpstream  # noqa: E402
+from tests.gateway_server import free_port  # noqa: E402
+
+BODY = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "%s"}]}'
+STREAM_BODY = '{"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "%s"}]}'
+UPSTREAM_BODY = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "%s"}]}'
+UPSTREAM_STREAM_BODY = '{"model": "gpt-4o", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "%s"}]}'
+PROMPT = "Write one sentence about benchmarks"
+
+
+def start_gateway(env: dict[str, str], server: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    app = "gateway_site.asgi:application"
+    if server == "uvicorn":
+        command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                   "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--lifespan", "on", "--log-level", "warning"]
+    elif server == "granian":
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(workers), "--loop", "uvloop", "--no-ws", "--log-level", "warning", app]
+    else:
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/health/live")
+            if connection.getresponse().status == 200:
+                return process, url
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the gateway did not start")
+
+
+def create_key(env: dict[str, str]) -> str:
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    output = subprocess.run(
+        [sys.executable, "manage.py", "create_api_key", "bench", "--rpm", "1000000000"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    return output.strip().splitlines()[-1]
+
+
+def first_byte_ms(host: str, port: int, path: str, body: str, headers: dict[str, str], count: int) -> float:
+    """p50 time to the first body byte of a streamed answer, one persistent connection."""
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    samples = []
+    for index in range(count):
+        payload = body % f"{PROMPT} ttfb-{index}-{time.time_ns()}"
+        started = time.perf_counter()
+        connection.request("POST", path, body=payload, headers={"Content-Type": "application/json", **headers})
+        response = connection.getresponse()
+        response.read1(1)
+        samples.append((time.perf_counter() - started) * 1000)
+        response.read()
+    connection.close()
+    return statistics.median(samples[count // 10:])  # the first tenth warms connections up
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--server", default="uvicorn", choices=["uvicorn", "granian", "daphne"])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--connections", default="1,16,64")
+    args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
+
+    with FakeUpstream() as fake:
+        env = {**os.environ, **fake.env(), "LOG_LEVEL": "WARNING", "GATEWAY_EMBEDDED_DB_KEEP": "1"}
+        gateway, url = start_gateway(env, args.server, args.workers)
+        try:
+            key = create_key(env)
+            auth = {"Authorization": f"Bearer {key}"}
+            print(f"# gateway: {args.server}, {args.workers} worker(s); fake upstream at {fake.url}; {args.seconds:g} s per run\n")
+            targets = [
+                ("direct", f"{fake.url}/openai/v1/chat/completions", {"Authorization": "Bearer fake-key"}, UPSTREAM_BODY, UPSTREAM_STREAM_BODY),
+                ("gateway", f"{url}/v1/chat/completions", auth, BODY, STREAM_BODY),
+            ]
+            for name, target, headers, body, _ in targets:  # warm-up: connections, imports, caches
+                run_wrk(target, body_template=body, prompt=PROMPT, headers=headers, connections=4, seconds=2)
+            results = {}
+            print("| mode | connections | target | requests/s | p50 ms | p99 ms | errors |")
+            print("|---|---:|---|---:|---:|---:|---:|")
+            for mode in ("non-stream", "stream"):
+                for count in connections:
+                    for name, target, headers, body, stream_body in targets:
+                        result = run_wrk(target, body_template=stream_body if mode == "stream" else body, prompt=PROMPT,
+                                         headers=headers, connections=count, seconds=args.seconds, threads=2 if count > 1 else 1)
+                        results[(mode, count, name)] = result
+                        print(f"| {mode} | {count} | {name} | {result.rps:.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.errors} |", flush=True)
+            host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
+            fake_port = int(fake.url.rsplit(":", 1)[1])
+            ttfb_direct = first_byte_ms("127.0.0.1", fake_port, "/openai/v1/chat/completions", UPSTREAM_STREAM_BODY,
+                                       {"Authorization": "Bearer fake-key"}, 300)
+            ttfb_gateway = first_byte_ms(host, port, "/v1/chat/completions", STREAM_BODY, auth, 300)
+            print()
+            for mode in ("non-stream", "stream"):
+                if 1 in connections:
+                    overhead = results[(mode, 1, "gateway")].p50_ms - results[(mode, 1, "direct")].p50_ms
+                    print(f"overhead p50 at 1 connection, {mode} (whole response): {overhead:.2f} ms")
+            print(f"time to first byte of a stream, p50 at 1 connection: direct {ttfb_direct:.2f} ms, "
+                  f"gateway {ttfb_gateway:.2f} ms, overhead {ttfb_gateway - ttfb_direct:.2f} ms")
+            print(json.dumps({f"{m}/{c}/{n}": round(r.rps) for (m, c, n), r in results.items()}))
+        finally:
+            gateway.terminate()
+            gateway.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    main()

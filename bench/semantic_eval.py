@@ -1,0 +1,177 @@
+"""Semantic-cache correctness benchmark: cosine alone vs cosine + verifier.
+
+    python bench/semantic_eval.py [--paws PATH] [--latency] [--errors N]
+
+Sets:
+  (a) PAWS-Wiki dev sample, 4,000 pairs, read from ../shared/data/paraphrase-dev.jsonl
+      (Google LLC, PAWS, Zhang et al. 2019; never copied into this repo, never trained on);
+  (b) bench/data/chat_pairs.jsonl, chat-style paraphrases and near-misses written for this
+      project; `split` = dev (used while building the verifier) or test (held out).
+
+Prints precision / recall per cosine threshold for both methods, per-kind figures for
+the chat set at the shipped threshold, and (with --latency) embed and verifier timings.
+Embeddings are cached in var/semantic_eval/ keyed by text, so reruns take seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from apps.cache import verifier  # noqa: E402
+
+THRESHOLDS = (0.60, 0.70, 0.75, 0.80, 0.85, 0.90, 0.93, 0.95, 0.97)
+CHAT = ROOT / "bench" / "data" / "chat_pairs.jsonl"
+PAWS = Path(os.environ.get("PAWS_PATH", ROOT.parent / "shared" / "data" / "paraphrase-dev.jsonl"))
+CACHE_DIR = ROOT / "var" / "semantic_eval"
+
+
+def load(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def cosines(rows: list[dict]) -> list[float]:
+    """Cosine per pair, computing only embeddings missing from the on-disk cache."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    cache_file = CACHE_DIR / "embeddings.json"
+    cache: dict[str, list[float]] = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    key = lambda t: hashlib.sha1(t.encode()).hexdigest()  # noqa: E731
+    missing = sorted({t for r in rows for t in (r["a"], r["b"]) if key(t) not in cache})
+    if missing:
+        from apps.cache.embedder import embed_sync
+
+        print(f"embedding {len(missing)} texts (cached in {cache_file.relative_to(ROOT)}) ...",
+              file=sys.stderr)
+        for i in range(0, len(missing), 64):
+            chunk = missing[i:i + 64]
+            for text, vec in zip(chunk, embed_sync(chunk)):
+                cache[key(text)] = [round(x, 6) for x in vec]
+        cache_file.write_text(json.dumps(cache))
+    return [sum(x * y for x, y in zip(cache[key(r["a"])], cache[key(r["b"])])) for r in rows]
+
+
+def decide(rows: list[dict], sims: list[float], threshold: float, use_verifier: bool) -> list[bool]:
+    if not use_verifier:
+        return [s >= threshold for s in sims]
+    return [verifier.same_meaning(r["a"], r["b"], similarity=s, threshold=threshold)
+            for r, s in zip(rows, sims)]
+
+
+def scores(rows: list[dict], pred: list[bool]) -> tuple[float, float, int, int]:
+    tp = sum(1 for r, p in zip(rows, pred) if p and r["same"])
+    fp = sum(1 for r, p in zip(rows, pred) if p and not r["same"])
+    pos = sum(1 for r in rows if r["same"])
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    return precision, tp / pos if pos else 0.0, tp, fp
+
+
+def threshold_table(title: str, rows: list[dict], sims: list[float]) -> None:
+    print(f"\n### {title} ({len(rows)} pairs, {sum(r['same'] for r in rows)} same)\n")
+    print("| threshold | cosine P | cosine R | cosine+verifier P | cosine+verifier R | TP | FP |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for t in THRESHOLDS:
+        cp, cr, _, _ = scores(rows, decide(rows, sims, t, False))
+        vp, vr, tp, fp = scores(rows, decide(rows, sims, t, True))
+        mark = " (default)" if abs(t - verifier.DEFAULT_THRESHOLD) < 1e-9 else ""
+        print(f"| {t:.2f}{mark} | {cp:.3f} | {cr:.3f} | {vp:.3f} | {vr:.3f} | {tp} | {fp} |")
+
+
+def kind_table(rows: list[dict], sims: list[float], threshold: float) -> None:
+    """Per kind: paraphrase kinds report recall, near-miss kinds report wrong hits."""
+    cos = decide(rows, sims, threshold, False)
+    ver = decide(rows, sims, threshold, True)
+    by_kind: dict[tuple[bool, str], list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        by_kind[(not r["same"], r["kind"])].append(i)
+    print(f"\n### chat set per kind at threshold {threshold:.2f} (all / held-out test)\n")
+    print("| kind | same? | pairs | cosine hits | verifier hits | verifier hits, test only |")
+    print("|---|---|---:|---:|---:|---:|")
+    for (negative, kind), idx in sorted(by_kind.items()):
+        test = [i for i in idx if rows[i].get("split") == "test"]
+        print(f"| {kind} | {'no' if negative else 'yes'} | {len(idx)} | "
+              f"{sum(cos[i] for i in idx)} | {sum(ver[i] for i in idx)} | "
+              f"{sum(ver[i] for i in test)}/{len(test)} |")
+
+
+def show_errors(rows: list[dict], sims: list[float], threshold: float, limit: int) -> None:
+    wrong = [(r, s) for r, s in zip(rows, sims)
+             if verifier.same_meaning(r["a"], r["b"], similarity=s, threshold=threshold)
+             and not r["same"]]
+    missed = [(r, s) for r, s in zip(rows, sims)
+              if r["same"] and not verifier.same_meaning(r["a"], r["b"], similarity=s, threshold=threshold)]
+    for title, items in (("wrong hits", wrong), ("refused paraphrases", missed)):
+        print(f"\n# {title}: {len(items)}")
+        for r, s in items[:limit]:
+            why = verifier.verify(r["a"], r["b"], similarity=s, threshold=threshold).reason
+            print(f"  [{r['kind']}/{r.get('split', '-')}] {s:.3f} {r['a']!r} ~ {r['b']!r} -> {why}")
+
+
+def latency(n: int = 200) -> None:
+    from apps.cache.embedder import embed_sync, warm_up
+
+    warm_up()
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        embed_sync([f"How do I reverse a list in Python? ({i})"])
+        times.append((time.perf_counter() - start) * 1000)
+    rows = load(CHAT)
+    verifier.analyse.cache_clear()
+    start = time.perf_counter()
+    for r in rows:
+        verifier.compare(r["a"], r["b"])
+    per_pair = (time.perf_counter() - start) * 1000 / len(rows)
+    print(f"\nembed one short text, {n} calls: p50 {statistics.median(times):.1f} ms, "
+          f"p90 {sorted(times)[int(n * 0.9)]:.1f} ms; verifier {per_pair:.3f} ms per pair (cold)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paws", type=Path, default=PAWS)
+    parser.add_argument("--latency", action="store_true", help="also time embed + verifier")
+    parser.add_argument("--errors", type=int, default=0, help="print N errors per set")
+    parser.add_argument("--split", choices=("dev", "test"), help="only errors of this chat split")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    threshold = verifier.DEFAULT_THRESHOLD
+
+    chat = load(CHAT)
+    chat_sims = cosines(chat)
+    print(f"# Semantic cache evaluation (shipped threshold {threshold:.2f})")
+    threshold_table("chat set, all", chat, chat_sims)
+    for split in ("dev", "test"):
+        idx = [i for i, r in enumerate(chat) if r.get("split") == split]
+        threshold_table(f"chat set, {split} split", [chat[i] for i in idx], [chat_sims[i] for i in idx])
+    kind_table(chat, chat_sims, threshold)
+
+    paws_rows: list[dict] = []
+    if args.paws.exists():
+        paws_rows = load(args.paws)
+        paws_sims = cosines(paws_rows)
+        threshold_table("PAWS-Wiki dev sample (Google LLC)", paws_rows, paws_sims)
+    else:
+        print(f"\n(PAWS file not found at {args.paws}; skipped)")
+
+    if args.errors:
+        sel = [i for i, r in enumerate(chat) if not args.split or r.get("split") == args.split]
+        show_errors([chat[i] for i in sel], [chat_sims[i] for i in sel], threshold, args.errors)
+        if paws_rows:
+            show_errors(paws_rows, paws_sims, threshold, args.errors)
+    if args.latency:
+        latency()
+    print(f"\n(done in {time.perf_counter() - started:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
