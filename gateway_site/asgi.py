@@ -7,11 +7,11 @@ server's shutdown flushes buffered usage records and closes upstream connections
 import logging
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
 
-django_application = get_asgi_application()
+from gateway_site.asgi_handler import get_gateway_asgi_application  # noqa: E402
+
+django_application = get_gateway_asgi_application()
 logger = logging.getLogger("gateway.lifespan")
 
 

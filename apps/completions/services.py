@@ -109,19 +109,19 @@ async def _attempt_stream(chat: ChatRequest, route: ModelRoute) -> StreamStart:
         _raise_for_status(adapter, route, response.status, body, dict(response.headers))
     metrics.UPSTREAM_LATENCY.labels(route.provider.name).observe(time.perf_counter() - upstream_started)
     state = adapter.start_stream(route=route, completion_id=f"chatcmpl-{chat.request_id[4:]}", created=int(time.time()))
-    events = base.stream_events(response, route.provider)
+    batches = base.stream_event_batches(response, route.provider)
     try:
-        first_chunks = await _first_chunks(adapter, state, events)
+        first_chunks = await _first_chunks(adapter, state, batches)
     except BaseException as exc:
         base.release_stream(response, complete=False)
         raise _stream_failure(route, exc) from None
-    return StreamStart(route, response, events, state, first_chunks, upstream_started)
+    return StreamStart(route, response, batches, state, first_chunks, upstream_started)
 
 
-async def _first_chunks(adapter, state, events: AsyncIterator) -> list[dict[str, Any]]:
+async def _first_chunks(adapter, state, batches: AsyncIterator) -> list[dict[str, Any]]:
     """Reads until the upstream has said something, so its errors can still be retried."""
-    async for event in events:
-        chunks = adapter.parse_stream_event(state, event)
+    async for events in batches:
+        chunks = [chunk for event in events for chunk in adapter.parse_stream_event(state, event)]
         if chunks:
             return chunks
     return adapter.finish_stream(state)

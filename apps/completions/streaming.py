@@ -37,7 +37,7 @@ class StreamStart:
 
     route: ModelRoute
     response: Any
-    events: AsyncIterator
+    batches: AsyncIterator  # lists of SSE events, one list per network read
     state: Any
     first_chunks: list[dict[str, Any]]
     upstream_started: float
@@ -53,18 +53,16 @@ async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: RouteOutc
     collector = hooks.StreamCollector(chat)
     status, error_code, complete, ttft_ms = 200, "", False, None
     try:
-        for chunk in start.first_chunks:
-            collector.add(chunk)
-            yield encode_chunk(chunk)
+        yield _encode_all(start.first_chunks, collector)
         ttft_ms = (time.perf_counter() - started) * 1000
         metrics.TIME_TO_FIRST_TOKEN.labels(start.route.provider.name).observe(ttft_ms / 1000)
-        async for event in start.events:
-            for chunk in adapter.parse_stream_event(state, event):
-                collector.add(chunk)
-                yield encode_chunk(chunk)
-        for chunk in adapter.finish_stream(state):
-            collector.add(chunk)
-            yield encode_chunk(chunk)
+        async for events in start.batches:
+            chunks = [chunk for event in events for chunk in adapter.parse_stream_event(state, event)]
+            if chunks:
+                yield _encode_all(chunks, collector)
+        final_chunks = adapter.finish_stream(state)
+        if final_chunks:
+            yield _encode_all(final_chunks, collector)
         if state.finish_reason is None:
             raise base.UpstreamConnectionError(f"{start.route.provider.name} stream ended before it finished")
         if chat.include_usage and state.usage:
@@ -90,6 +88,12 @@ async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: RouteOutc
         )
         if complete:
             collector.finish(state.usage)
+
+
+def _encode_all(chunks: list[dict[str, Any]], collector: hooks.StreamCollector) -> bytes:
+    for chunk in chunks:
+        collector.add(chunk)
+    return b"".join(encode_chunk(chunk) for chunk in chunks)
 
 
 def _usage_chunk(state) -> dict[str, Any]:

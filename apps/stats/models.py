@@ -13,7 +13,11 @@ class UsageRecord(models.Model):
 
     created_at = models.DateTimeField(db_index=True)
     request_id = models.CharField(max_length=40)
-    api_key = models.ForeignKey("keys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No database constraint: a key deleted while its records wait in the write buffer must
+    # not make the batch fail (and block every later one).
+    api_key = models.ForeignKey(
+        "keys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     key_prefix = models.CharField(max_length=16, blank=True)
     model = models.CharField(max_length=100, blank=True)
     provider = models.CharField(max_length=50, blank=True)

@@ -31,7 +31,7 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class FakeUpstream:
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0,
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float | None = None,
                  workers: int = 1, startup_timeout: float = 15.0) -> None:
         self.host, self.port = host, port
         self.latency_ms, self.workers = latency_ms, workers
@@ -43,7 +43,9 @@ class FakeUpstream:
         if self._process is not None:
             return self
         command = [sys.executable, "-m", "tests.fakes.upstream", "--host", self.host,
-                   "--port", str(self.port), "--latency-ms", str(self.latency_ms), "--workers", str(self.workers)]
+                   "--port", str(self.port), "--workers", str(self.workers)]
+        if self.latency_ms is not None:  # else the child reads FAKE_LATENCY_MS (default 0)
+            command += ["--latency-ms", str(self.latency_ms)]
         self._process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, env=_child_env()
         )

@@ -20,7 +20,14 @@ from aiohttp import web
 
 from .directives import NONE, DirectiveError, Directives, parse_directives
 from .protocols import PROTOCOLS
-from .protocols.base import SSE_HEADERS, ProviderProtocol, RequestError, build_answer, json_response
+from .protocols.base import (
+    SSE_HEADERS,
+    Conversation,
+    ProviderProtocol,
+    RequestError,
+    build_answer,
+    json_response,
+)
 from .protocols.openai import models_response
 
 STATE = web.AppKey("state", "FakeState")
@@ -84,27 +91,20 @@ class FakeState:
         }
 
 
-async def handle(request: web.Request, proto: ProviderProtocol, model: str = "", stream: bool | None = None) -> web.StreamResponse:
+async def handle(
+    request: web.Request, proto: ProviderProtocol, model: str = "", stream: bool | None = None
+) -> web.StreamResponse:
     state = request.app[STATE]
     state.number += 1
     state.counts[proto.name] += 1
-    raw = await request.read()
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        body = {"_raw": raw.decode(errors="replace")}
+    body = await _read_body(request)
     # Keeping the request (not a copy of its headers) keeps this cheap for the benchmark.
     state.last[proto.name] = (request, body)
-    try:
-        if "_raw" in body:
-            raise RequestError("We could not parse the JSON body of your request.")
-        conv = proto.conversation(body, model)
-        found = parse_directives(conv.last_user_text)
-    except (RequestError, DirectiveError) as exc:
-        return proto.auth_error(request) or proto.error_response(400, str(exc))
-    except (AttributeError, TypeError, KeyError, IndexError):
-        return proto.auth_error(request) or proto.error_response(400, "malformed request body")
-    if found.tags:
+    parsed = _parse(proto, body, model)
+    if isinstance(parsed, str):
+        return proto.auth_error(request) or proto.error_response(400, parsed)
+    conv, found = parsed
+    if found.tags:  # counted before the auth check: a refused attempt still reached us
         state.count_tags(proto.name, found.tags)
     if denied := proto.auth_error(request):
         return denied
@@ -123,7 +123,31 @@ async def handle(request: web.Request, proto: ProviderProtocol, model: str = "",
         raise
 
 
-async def _respond(request: web.Request, proto: ProviderProtocol, conv: Any, found: Directives, stream: bool, number: int) -> web.StreamResponse:
+async def _read_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {"_raw": raw.decode(errors="replace")}
+    return body if isinstance(body, dict) else {"_raw": raw.decode()}
+
+
+def _parse(proto: ProviderProtocol, body: dict[str, Any], model: str) -> tuple[Conversation, Directives] | str:
+    """The conversation and directives, or the message of the 400 the provider would send."""
+    if "_raw" in body:
+        return "We could not parse the JSON body of your request."
+    try:
+        conv = proto.conversation(body, model)
+        return conv, parse_directives(conv.last_user_text)
+    except (RequestError, DirectiveError) as exc:
+        return str(exc)
+    except (AttributeError, TypeError, KeyError, IndexError):
+        return "malformed request body (a field has the wrong type)"
+
+
+async def _respond(
+    request: web.Request, proto: ProviderProtocol, conv: Conversation, found: Directives, stream: bool, number: int
+) -> web.StreamResponse:
     latency = request.app[LATENCY] + found.delay
     if latency:
         await asyncio.sleep(latency)
@@ -141,7 +165,9 @@ async def _respond(request: web.Request, proto: ProviderProtocol, conv: Any, fou
     return await _send_stream(request, proto, events, found, number)
 
 
-async def _early_fault(request: web.Request, proto: ProviderProtocol, found: Directives) -> web.StreamResponse | None:
+async def _early_fault(
+    request: web.Request, proto: ProviderProtocol, found: Directives
+) -> web.StreamResponse | None:
     """hang, reset and error statuses: everything that happens instead of an answer."""
     if found.hang:
         await asyncio.Future()  # only the client giving up (handler cancellation) ends this
@@ -150,8 +176,10 @@ async def _early_fault(request: web.Request, proto: ProviderProtocol, found: Dir
         _reset_connection(request)
         await asyncio.Future()  # the connection loss cancels this handler; nothing is written
     status = found.status
-    if status is None and found.flaky_tag and request.app[STATE].tags[found.flaky_tag] <= found.flaky:
-        status = found.flaky_status
+    if status is None and found.flaky_tag:
+        # .get: a POST /_fake/reset during a fake:delay may have cleared the count.
+        if request.app[STATE].tags.get(found.flaky_tag, 0) <= found.flaky:
+            status = found.flaky_status
     if status is None or status < 400:
         return None
     headers = {"Retry-After": found.retry_after} if found.retry_after else None
@@ -172,7 +200,9 @@ def _reset_connection(request: web.Request) -> None:
     transport.abort()
 
 
-def _stream_plan(proto: ProviderProtocol, events: list[bytes], found: Directives) -> tuple[list[bytes], bool]:
+def _stream_plan(
+    proto: ProviderProtocol, events: list[bytes], found: Directives
+) -> tuple[list[bytes], bool]:
     """The events to send and whether to close the connection after them (no terminator)."""
     if found is NONE:
         return events, False
@@ -186,7 +216,9 @@ def _stream_plan(proto: ProviderProtocol, events: list[bytes], found: Directives
     return events, False
 
 
-async def _send_stream(request: web.Request, proto: ProviderProtocol, events: list[bytes], found: Directives, number: int) -> web.StreamResponse:
+async def _send_stream(
+    request: web.Request, proto: ProviderProtocol, events: list[bytes], found: Directives, number: int
+) -> web.StreamResponse:
     response = web.StreamResponse(headers={**SSE_HEADERS, **proto.response_headers(number)})
     events, close = _stream_plan(proto, events, found)
     pause = found.slow_stream
@@ -200,7 +232,8 @@ async def _send_stream(request: web.Request, proto: ProviderProtocol, events: li
         raise _ClientLeft(response) from None
     if close:
         request["fake_reset"] = True
-        request.transport.close()  # flushes what was written, then FIN mid-body
+        if request.transport is not None:
+            request.transport.close()  # flushes what was written, then FIN mid-body
         await asyncio.Future()  # the connection loss cancels this handler
     return response  # aiohttp writes the last chunk, quietly if the client is gone by then
 
@@ -264,10 +297,14 @@ def build_app(latency_ms: float = 0.0) -> web.Application:
     return app
 
 
-async def serve(sock: socket.socket, latency_ms: float, *, announce: bool, parent: int | None = None) -> None:
+async def serve(
+    sock: socket.socket, latency_ms: float, *, announce: bool, parent: int | None = None
+) -> None:
     # handler_cancellation: a client that gives up cancels the handler, which ends
     # fake:hang and lets streams count disconnects right away.
-    runner = web.AppRunner(build_app(latency_ms), access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+    runner = web.AppRunner(
+        build_app(latency_ms), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+    )
     await runner.setup()
     await web.SockSite(runner, sock).start()
     if announce:

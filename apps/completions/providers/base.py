@@ -100,19 +100,23 @@ async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
         response.release()
 
 
-async def stream_events(response: aiohttp.ClientResponse, provider: ProviderSettings) -> AsyncIterator[SseEvent]:
-    """Yields SSE events as their bytes arrive; raises UpstreamTimeout / UpstreamConnectionError."""
+async def stream_event_batches(response: aiohttp.ClientResponse, provider: ProviderSettings) -> AsyncIterator[list[SseEvent]]:
+    """Yields the SSE events of each network read as they arrive (one batch per read, so
+    a busy gateway writes fewer, larger chunks to its client without waiting for any).
+    Raises UpstreamTimeout / UpstreamConnectionError."""
     parser = SseParser()
     try:
         async for chunk in response.content.iter_any():
-            for event in parser.feed(chunk):
-                yield event
-        for event in parser.flush():  # a last event without its blank line (Gemini may end so)
-            yield event
+            events = parser.feed(chunk)
+            if events:
+                yield events
     except asyncio.TimeoutError as exc:
         raise UpstreamTimeout(f"{provider.name} stream was idle for {provider.stream_idle_timeout:g} s") from exc
     except aiohttp.ClientError as exc:
         raise UpstreamConnectionError(f"{provider.name} stream broke: {exc.__class__.__name__}") from exc
+    last = parser.flush()  # a last event without its blank line (Gemini may end so)
+    if last:
+        yield last
 
 
 def release_stream(response: aiohttp.ClientResponse, *, complete: bool) -> None:

@@ -11,6 +11,7 @@ from .base import (
     Answer,
     Conversation,
     ProviderProtocol,
+    count_words,
     json_response,
     need,
     sse_event,
@@ -105,7 +106,7 @@ class AnthropicProtocol(ProviderProtocol):
         return Conversation(
             model=body["model"],
             last_user_text=last_user,
-            prompt_tokens=sum(len(t.split()) for t in texts),
+            prompt_tokens=count_words(texts),
             tool_name=tools[0].get("name") if tools else None,
             ends_with_tool_result=messages[-1]["role"] == "user" and has_result,
         )
@@ -177,16 +178,21 @@ def _content(answer: Answer) -> list[dict[str, Any]]:
     if answer.text:
         content.append({"type": "text", "text": answer.text})
     if answer.tool_name:
-        tool_id = f"toolu_fake{answer.request_number}"
-        content.append({"type": "tool_use", "id": tool_id, "name": answer.tool_name, "input": {"city": "Oslo"}})
+        content.append({**_tool_use(answer), "input": {"city": "Oslo"}})
     return content
 
 
+def _tool_use(answer: Answer) -> dict[str, Any]:
+    return {"type": "tool_use", "id": f"toolu_fake{answer.request_number}", "name": answer.tool_name, "input": {}}
+
+
 def _block(index: int, block: dict[str, Any], deltas: list[dict[str, Any]]) -> list[bytes]:
-    events = [sse_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})]
-    for delta in deltas:
-        events.append(sse_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
-    events.append(sse_event("content_block_stop", {"type": "content_block_stop", "index": index}))
+    def event(name: str, **fields: Any) -> bytes:
+        return sse_event(name, {"type": name, "index": index, **fields})
+
+    events = [event("content_block_start", content_block=block)]
+    events += [event("content_block_delta", delta=delta) for delta in deltas]
+    events.append(event("content_block_stop"))
     return events
 
 
@@ -196,7 +202,7 @@ def _text_block(index: int, answer: Answer) -> list[bytes]:
 
 
 def _tool_block(index: int, answer: Answer) -> list[bytes]:
-    block = {"type": "tool_use", "id": f"toolu_fake{answer.request_number}", "name": answer.tool_name, "input": {}}
+    block = _tool_use(answer)
     # The API's first input_json_delta is often empty; then the JSON arrives in pieces.
     fragments = ("", *TOOL_ARG_FRAGMENTS)
     deltas = [{"type": "input_json_delta", "partial_json": f} for f in fragments]

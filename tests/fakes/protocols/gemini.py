@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import Answer, Conversation, ProviderProtocol, json_response, need, sse_data
+from .base import Answer, Conversation, ProviderProtocol, count_words, json_response, need, sse_data
 
 # C4 / google.rpc status names per HTTP status.
 _STATUS_NAMES = {
@@ -23,6 +23,7 @@ _STATUS_NAMES = {
     504: "DEADLINE_EXCEEDED",
 }
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+_OVERLOADED = {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}
 
 
 def _part_texts(parts: Any) -> tuple[list[str], bool]:
@@ -37,6 +38,10 @@ def _part_texts(parts: Any) -> tuple[list[str], bool]:
             # The tool's text is a string value in the response object ({"result": "..."}).
             texts += [v for v in (response.get("response") or {}).values() if isinstance(v, str)]
     return texts, has_response
+
+
+def _user_text(parts: Any) -> str:
+    return " ".join(part["text"] for part in parts or () if "text" in part)
 
 
 def _first_tool(body: dict[str, Any]) -> str | None:
@@ -60,7 +65,10 @@ class GeminiProtocol(ProviderProtocol):
 
     def conversation(self, body: dict[str, Any], model: str) -> Conversation:
         contents = body.get("contents")
-        need(isinstance(contents, list) and contents, "* GenerateContentRequest.contents: contents is not specified")
+        need(
+            isinstance(contents, list) and contents,
+            "* GenerateContentRequest.contents: contents is not specified",
+        )
         system = body.get("systemInstruction") or body.get("system_instruction") or {}
         texts, _ = _part_texts(system.get("parts"))
         has_response, last_user = False, ""
@@ -70,11 +78,11 @@ class GeminiProtocol(ProviderProtocol):
             content_texts, has_response = _part_texts(content.get("parts"))
             texts += content_texts
             if role != "model":
-                last_user = " ".join(p["text"] for p in content.get("parts") or () if "text" in p) or last_user
+                last_user = _user_text(content.get("parts")) or last_user
         return Conversation(
             model=model,
             last_user_text=last_user,
-            prompt_tokens=sum(len(t.split()) for t in texts),
+            prompt_tokens=count_words(texts),
             tool_name=_first_tool(body),
             ends_with_tool_result=has_response,
         )
@@ -107,8 +115,7 @@ class GeminiProtocol(ProviderProtocol):
         ]
 
     def stream_error_event(self) -> bytes:
-        error = {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}
-        return sse_data({"error": error})
+        return sse_data({"error": _OVERLOADED})
 
 
 def _status_name(status: int) -> str:

@@ -13,6 +13,7 @@ from .base import (
     Answer,
     Conversation,
     ProviderProtocol,
+    count_words,
     json_response,
     need,
     sse_data,
@@ -106,7 +107,7 @@ class OpenAIProtocol(ProviderProtocol):
         return Conversation(
             model=body["model"],
             last_user_text=last_user,
-            prompt_tokens=sum(len(t.split()) for t in texts),
+            prompt_tokens=count_words(texts),
             tool_name=_first_tool(body),
             ends_with_tool_result=messages[-1].get("role") in ("tool", "function"),
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
@@ -115,7 +116,8 @@ class OpenAIProtocol(ProviderProtocol):
     def error_response(
         self, status: int, message: str, headers: dict[str, str] | None = None
     ) -> web.Response:
-        kind, code = _ERROR_TYPES.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
+        default = ("server_error" if status >= 500 else "invalid_request_error", None)
+        kind, code = _ERROR_TYPES.get(status, default)
         body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
         return json_response(body, status, headers)
 
