@@ -1,0 +1,85 @@
+"""Shared by the limiter tests: a clean limiter per backend and a key of our own."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import redis
+from django.test import override_settings
+
+from apps.keys import limiter
+from apps.keys.registry import KeyInfo
+
+T0 = 1_700_000_000_000  # an arbitrary instant, in ms: the tests drive the clock
+
+
+def make_key(*, rpm: int | None = None, tpm: int | None = None, key_id: int = 1) -> KeyInfo:
+    return KeyInfo(
+        id=key_id, name="limiter-test", prefix="pgw-limtest", key_hash=uuid.uuid4().hex * 2, is_admin=False,
+        rpm=rpm, tpm=tpm, allowed_models=frozenset(), namespace="", expires_at=None, revoked=False,
+    )
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+@pytest.fixture(params=["redis", "in_process"])
+def backend(request):
+    """The Redis script and the in-process fallback must behave identically."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+    else:
+        url = ""
+    key_ids: list[str] = []
+    limiter.reset_state()
+    with override_settings(REDIS_URL=url):
+        yield key_ids
+    if url:  # only our own keys; never FLUSHDB a shared Redis
+        client = redis.Redis.from_url(url)
+        for key_id in key_ids:
+            client.delete(*limiter.redis_keys(key_id))
+        client.close()
+    limiter.reset_state()
+
+
+def new_key_id(key_ids: list[str]) -> str:
+    key_id = "test-" + uuid.uuid4().hex[:12]
+    key_ids.append(key_id)
+    return key_id
+
+
+def start_redis_server(port: int):
+    """A Redis of our own, which a test may stop without hurting anyone else."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (.ci/run installs it)")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    pytest.fail("redis-server did not start")
+
+
+def stop_redis_server(process) -> None:
+    process.kill()
+    process.wait()
+
+
+def chat_body(text: str = "Say hello", *, stream: bool = False, model: str = "gpt-4o") -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": text}], "stream": stream}
