@@ -15,6 +15,13 @@ django_application = get_gateway_asgi_application()
 logger = logging.getLogger("gateway.lifespan")
 
 
+async def _startup() -> None:
+    from gateway_site import events
+
+    # Hear key revocations and config reloads from the first moment, not the first request.
+    events.ensure_listener()
+
+
 async def _shutdown() -> None:
     from apps.completions.providers.base import close_sessions
     from apps.stats.usage import aflush_all
@@ -29,6 +36,7 @@ async def application(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            await _startup()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -11,6 +12,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
 
+from apps.keys.limiter import arate_limit_annotate
+from apps.stats import metrics
 from gateway_site.errors import (
     GatewayError,
     InternalError,
@@ -68,6 +71,7 @@ class ApiMiddleware:
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
         request.request_id = new_request_id()
         if _declared_length(request) > settings.GATEWAY_MAX_BODY_BYTES:
             response = error_response(_too_large(), request)
@@ -75,11 +79,25 @@ class ApiMiddleware:
             response = await self.get_response(request)
             if response.status_code >= 400 and not is_console_path(request.path):
                 response = _as_contract_error(response, request)
+            await arate_limit_annotate(request, response)
         response["X-Request-ID"] = request.request_id
+        _observe(request, response, started)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse:
         return exception_response(exception, request)
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _observe(request: HttpRequest, response: HttpResponse, started: float) -> None:
+    # The route pattern, never the raw path: ids in paths would explode the label space.
+    match = getattr(request, "resolver_match", None)
+    endpoint = "/" + match.route if match is not None else "unmatched"
+    method = request.method if request.method in _METHODS else "OTHER"
+    metrics.REQUESTS.labels(method, endpoint, str(response.status_code)).inc()
+    metrics.REQUEST_DURATION.labels(endpoint).observe(time.perf_counter() - started)
 
 
 def exception_response(exception: Exception, request: HttpRequest) -> HttpResponse:

@@ -8,6 +8,7 @@ from typing import Any
 
 from apps.completions.providers.types import ModelRoute
 from apps.completions.validation import ChatRequest
+from apps.keys.limiter import record_tokens
 from apps.stats.usage import UsageData, usage_record
 
 
@@ -52,5 +53,7 @@ def record_usage(
             fallback_from=chat.route.name if route.name != chat.route.name else "",
         )
     )
+    if not cache:  # answers from a cache cost no upstream tokens, so they do not count
+        record_tokens(chat.key, prompt_tokens + completion_tokens)
 
 

@@ -41,7 +41,7 @@ async def achat_completion(chat: ChatRequest) -> ChatResponse:
     cached = await hooks.acache_lookup(chat)
     if cached is not None:
         return _cached_response(chat, cached, started)
-    routes = candidate_routes(chat.route, chat.key, get_config())
+    routes = candidate_routes(chat.route, chat.key, chat.config or get_config())
     try:
         if chat.stream:
             start, outcome = await arun_with_fallbacks(routes, lambda route: _attempt_stream(chat, route))
@@ -56,7 +56,8 @@ async def achat_completion(chat: ChatRequest) -> ChatResponse:
     if chat.stream:
         return ChatResponse(headers=headers, stream=relay_stream(chat, start, outcome, started))
     record_usage(chat, started=started, status=200, route=outcome.route, usage=completion.get("usage"), attempts=outcome.attempts)
-    await hooks.acache_store(chat, completion)
+    if outcome.route is chat.route:  # a fallback model's answer is not cached as the requested model's
+        await hooks.acache_store(chat, completion)
     return ChatResponse(headers=headers, body=orjson.dumps(completion))
 
 

@@ -86,7 +86,7 @@ async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: RouteOutc
             chat, started=started, status=status, route=start.route, usage=state.usage,
             error_code=error_code, attempts=outcome.attempts, ttft_ms=ttft_ms,
         )
-        if complete:
+        if complete and start.route is chat.route:  # never cache a fallback model's answer as the requested one's
             collector.finish(state.usage)
 
 

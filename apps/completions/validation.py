@@ -32,6 +32,7 @@ class ChatRequest:
     include_usage: bool
     cache_read: bool = True
     cache_write: bool = True
+    config: GatewayConfig | None = None  # the config this request started on; a reload does not change it
 
 
 def parse_chat_request(
@@ -62,6 +63,7 @@ def parse_chat_request(
         include_usage=bool(stream and stream_options and stream_options.get("include_usage")),
         cache_read=not ({"no-cache", "no-store"} & directives),
         cache_write="no-store" not in directives,
+        config=config,
     )
 
 

@@ -28,7 +28,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         raise MethodNotAllowed(f"Method {request.method} not allowed; use POST")
     key = await aauthenticate(request)
-    limit_headers = await arate_limit_check(key)
+    limit_headers = await arate_limit_check(key, request_id=request.request_id)
     chat = parse_chat_request(
         request.body, key=key, config=get_config(), request_id=request.request_id,
         cache_control=request.headers.get("Cache-Control", ""),

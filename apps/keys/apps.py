@@ -7,4 +7,4 @@ class KeysConfig(AppConfig):
     verbose_name = "API keys"
 
     def ready(self) -> None:
-        from apps.keys import checks  # noqa: F401  (registers the system checks)
+        from apps.keys import checks, openapi  # noqa: F401  (registers system checks and the schema extension)

@@ -38,4 +38,6 @@ class ApiKey(models.Model):
 
     @property
     def namespace(self) -> str:
-        return self.cache_namespace or f"key-{self.pk}"
+        # From the key hash, not the row id: ids repeat when a database is recreated while
+        # Redis still holds the old entries.
+        return self.cache_namespace or f"key-{self.key_hash[:16]}"

@@ -7,7 +7,19 @@ Labels never carry an API key.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -35,3 +47,32 @@ CIRCUIT_STATE = Gauge(
 )
 USAGE_DROPPED = Counter("gateway_usage_records_dropped_total", "Usage records lost because the buffer overflowed")
 USAGE_WRITE_FAILURES = Counter("gateway_usage_write_failures_total", "Failed batch writes of usage records (retried)")
+
+
+def circuit_state_changed(provider: str, state: str) -> None:
+    """apps.completions.breaker's on_state_change callback."""
+    CIRCUIT_STATE.labels(provider).set(0 if state == "closed" else 1)
+
+
+def initialise_labels() -> None:
+    # Known label values are exported from the start (at 0), so a dashboard or an alert
+    # sees "no hits yet" rather than "no data".
+    for cache_type in ("exact", "semantic"):
+        CACHE_HITS.labels(cache_type)
+        CACHE_MISSES.labels(cache_type)
+    for limit in ("requests", "tokens"):
+        RATE_LIMITED.labels(limit)
+
+
+def initialise_providers(names: Iterable[str]) -> None:
+    for name in names:
+        CIRCUIT_STATE.labels(name)  # 0 (closed) until the breaker says otherwise
+
+
+def render(registry: CollectorRegistry | None = None) -> tuple[bytes, str]:
+    """The exposition text. With PROMETHEUS_MULTIPROC_DIR set, every worker's values are
+    summed from that directory (it must be emptied before the workers start)."""
+    if registry is None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry or REGISTRY), CONTENT_TYPE_LATEST

@@ -39,3 +39,48 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.model} {self.status_code}"
+
+
+class Span(models.TextChoices):
+    HOUR = "h", "hour"
+    DAY = "d", "day"
+
+
+class UsageRollup(models.Model):
+    """UsageRecord summed per hour and per day, written in the same transaction as the
+    records (apps/stats/rollups.py): /stats reads these instead of scanning the records."""
+
+    span = models.CharField(max_length=1, choices=Span.choices)
+    bucket = models.DateTimeField(help_text="Start of the hour or day, UTC.")
+    provider = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    cache = models.CharField(max_length=10, blank=True)
+    requests = models.BigIntegerField(default=0)
+    throttled = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=8, default=0)
+    latency_ms_sum = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["span", "bucket", "provider", "model", "cache"], name="stats_usagerollup_key"),
+        ]
+
+
+class KeyRollup(models.Model):
+    """Requests per API key per hour and per day, for /stats' top users. `key_id` is a plain
+    number (0: no key), not a foreign key: the figures outlive a deleted key."""
+
+    span = models.CharField(max_length=1, choices=Span.choices)
+    bucket = models.DateTimeField()
+    key_id = models.BigIntegerField()
+    key_prefix = models.CharField(max_length=16, blank=True)
+    requests = models.BigIntegerField(default=0)
+    throttled = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["span", "bucket", "key_id"], name="stats_keyrollup_key")]

@@ -50,9 +50,15 @@ def run(coro):
     """Runs a coroutine on a fresh loop and waits for the cache writes it started."""
 
     async def main():
-        result = await coro
-        await tasks.adrain()
-        return result
+        try:
+            result = await coro
+            await tasks.adrain()
+            return result
+        finally:
+            # redis.asyncio clients belong to their loop; this one is about to close.
+            client = redis_client._async_clients.pop(id(asyncio.get_running_loop()), None)
+            if client is not None:
+                await client.aclose()
 
     return asyncio.run(main())
 
@@ -70,6 +76,8 @@ def remember(payload: dict[str, Any], *, namespace: str, text: str = "Paris is t
     """What the completion path does on a miss: look up, then store the upstream's answer."""
     from apps.completions import hooks
 
+    semantic.warm_up()  # lookups skip the semantic cache while the model loads
+
     chat = chat_request(payload, namespace=namespace, cache_control=cache_control)
 
     async def miss_then_store():
@@ -82,6 +90,8 @@ def remember(payload: dict[str, Any], *, namespace: str, text: str = "Paris is t
 def recall(payload: dict[str, Any], *, namespace: str, cache_control: str = ""):
     """The CachedAnswer a request would be served, or None."""
     from apps.completions import hooks
+
+    semantic.warm_up()
 
     return run(hooks.acache_lookup(chat_request(payload, namespace=namespace, cache_control=cache_control)))
 
@@ -101,7 +111,7 @@ def _fresh_cache_state():
     """Async Redis clients belong to one event loop; each test runs its own loops."""
     yield
     redis_client._async_clients.clear()
-    exact.gate.closed_until, exact.gate.timeouts = 0.0, 0
+    exact.gate.closed_until, exact.gate.timeouts, exact.gate.tripped = 0.0, 0, False
     semantic.forget_state()
 
 

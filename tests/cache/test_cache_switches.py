@@ -30,3 +30,11 @@ def test_it_turns_caches_off_globally(redis_url, namespace, cache_settings):
     cache_settings(exact_enabled=False, semantic_enabled=False)
     remember(ask("What is DNS?", temperature=0), namespace=namespace)
     assert recall(ask("What is DNS?", temperature=0), namespace=namespace) is None
+
+
+def test_it_lowers_the_semantic_temperature_limit_for_one_model(namespace, cache_settings):
+    cache_settings(model_overrides={"gpt-4o": {"max_temperature": 0}}, exact_enabled=False)
+    remember(ask("What is the capital of Peru?", temperature=0.3), namespace=namespace)
+    assert recall(ask("what's the capital of Peru", temperature=0.3), namespace=namespace) is None
+    remember(ask("What is the capital of Peru?", temperature=0), namespace=namespace)
+    assert recall(ask("what's the capital of Peru", temperature=0), namespace=namespace).kind == "semantic"

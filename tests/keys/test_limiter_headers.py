@@ -9,7 +9,7 @@ from apps.keys.limiter import openai_duration
 from apps.keys.services import key_create
 from tests.conftest import needs_redis
 from tests.gateway_server import GatewayServer
-from tests.keys.test_limiter_helpers import chat_body
+from tests.keys.test_limiter_helpers import auth, chat_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +39,7 @@ def new_key(**limits) -> str:
 
 def test_it_sends_the_headers_on_a_json_answer(http):
     key = new_key(rpm=5)
-    response = http.post("/v1/chat/completions", json=chat_body(), headers={"X-API-Key": key})
+    response = http.post("/v1/chat/completions", json=chat_body(), headers=auth(key))
     assert response.status_code == 200
     assert all(name in response.headers for name in REQUEST_HEADERS)
     assert response.headers["X-RateLimit-Limit"] == "5" and response.headers["X-RateLimit-Remaining"] == "4"
@@ -50,7 +50,7 @@ def test_it_sends_the_headers_on_a_json_answer(http):
 
 def test_it_sends_the_headers_on_a_stream(http):
     key = new_key(rpm=5)
-    with http.stream("POST", "/v1/chat/completions", json=chat_body(stream=True), headers={"X-API-Key": key}) as response:
+    with http.stream("POST", "/v1/chat/completions", json=chat_body(stream=True), headers=auth(key)) as response:
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["X-RateLimit-Remaining"] == "4"
         assert all(name in response.headers for name in REQUEST_HEADERS)
@@ -59,7 +59,7 @@ def test_it_sends_the_headers_on_a_stream(http):
 
 def test_it_refuses_over_the_limit_with_retry_after(http):
     key = new_key(rpm=2)
-    statuses = [http.post("/v1/chat/completions", json=chat_body(), headers={"X-API-Key": key}) for _ in range(3)]
+    statuses = [http.post("/v1/chat/completions", json=chat_body(), headers=auth(key)) for _ in range(3)]
     assert [r.status_code for r in statuses] == [200, 200, 429]
     refused = statuses[-1]
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
@@ -72,32 +72,32 @@ def test_it_refuses_over_the_limit_with_retry_after(http):
 def test_the_openai_sdk_sees_a_rate_limit_error(gateway):
     key = new_key(rpm=1)
     sdk = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0, timeout=30)
-    sdk.chat.completions.create(**chat_body())
+    sdk.chat.completions.create(**chat_body(), extra_headers={"Cache-Control": "no-cache"})
     with pytest.raises(openai.RateLimitError) as refused:
-        sdk.chat.completions.create(**chat_body())
+        sdk.chat.completions.create(**chat_body(), extra_headers={"Cache-Control": "no-cache"})
     assert int(refused.value.response.headers["retry-after"]) >= 1
 
 
 def test_other_endpoints_carry_the_headers_without_counting(http):
     key = new_key(rpm=5)
-    http.post("/v1/chat/completions", json=chat_body(), headers={"Authorization": f"Bearer {key}"})
+    http.post("/v1/chat/completions", json=chat_body(), headers=auth(key, bearer=True))
     for path in ("/v1/models", "/health", "/v1/models"):
-        response = http.get(path, headers={"Authorization": f"Bearer {key}"})
+        response = http.get(path, headers=auth(key, bearer=True))
         assert response.status_code == 200
         assert response.headers["X-RateLimit-Remaining"] == "4", path
-    denied = http.get("/stats", headers={"X-API-Key": key})  # authenticated, but not admin
+    denied = http.get("/stats", headers=auth(key))  # authenticated, but not admin
     assert denied.status_code == 403 and denied.headers["X-RateLimit-Remaining"] == "4"
     assert "X-RateLimit-Limit" not in http.get("/v1/models").headers  # no key: not authenticated
 
 
 def test_it_sends_token_headers_and_refuses_once_the_tokens_are_spent(http):
     key = new_key(rpm=100, tpm=5)
-    first = http.post("/v1/chat/completions", json=chat_body(), headers={"X-API-Key": key})
+    first = http.post("/v1/chat/completions", json=chat_body(), headers=auth(key))
     assert first.status_code == 200 and first.json()["usage"]["total_tokens"] > 5
     assert first.headers["x-ratelimit-limit-tokens"] == "5" and first.headers["x-ratelimit-remaining-tokens"] == "5"
     # The usage is written to Redis right after the answer; allow it a few requests to land.
     for _ in range(20):
-        following = http.post("/v1/chat/completions", json=chat_body(), headers={"X-API-Key": key})
+        following = http.post("/v1/chat/completions", json=chat_body(), headers=auth(key))
         if following.status_code == 429:
             break
     assert following.status_code == 429

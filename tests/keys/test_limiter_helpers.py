@@ -81,5 +81,12 @@ def stop_redis_server(process) -> None:
     process.wait()
 
 
-def chat_body(text: str = "Say hello", *, stream: bool = False, model: str = "gpt-4o") -> dict:
-    return {"model": model, "messages": [{"role": "user", "content": text}], "stream": stream}
+def chat_body(*, stream: bool = False, model: str = "gpt-4o") -> dict:
+    """A request no cache can have seen (tests send Cache-Control: no-cache as well)."""
+    return {"model": model, "messages": [{"role": "user", "content": f"Say hi {uuid.uuid4().hex}"}], "stream": stream}
+
+
+def auth(key: str, *, bearer: bool = False) -> dict[str, str]:
+    """Headers of a request that must reach the upstream: the exact cache may not answer it."""
+    name, value = ("Authorization", f"Bearer {key}") if bearer else ("X-API-Key", key)
+    return {name: value, "Cache-Control": "no-cache"}

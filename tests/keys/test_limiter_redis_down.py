@@ -14,7 +14,7 @@ from apps.stats import metrics
 from gateway_site import gateway_config
 from gateway_site.errors import RateLimitExceeded, ServiceUnavailable
 from tests.gateway_server import GatewayServer, free_port
-from tests.keys.test_limiter_helpers import chat_body, make_key, start_redis_server, stop_redis_server
+from tests.keys.test_limiter_helpers import auth, chat_body, make_key, start_redis_server, stop_redis_server
 
 
 @pytest.fixture
@@ -94,6 +94,6 @@ def test_a_gateway_without_its_redis_still_answers_with_headers(fake_upstream, d
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     with django_db_blocker.unblock(), GatewayServer({**fake_upstream.env(), "REDIS_URL": dead_redis}) as gateway:
         with httpx.Client(base_url=gateway.url, timeout=30, trust_env=False) as client:
-            responses = [client.post("/v1/chat/completions", json=chat_body(), headers={"X-API-Key": user_key}) for _ in range(3)]
+            responses = [client.post("/v1/chat/completions", json=chat_body(), headers=auth(user_key)) for _ in range(3)]
     assert [response.status_code for response in responses] == [200, 200, 200]
     assert all(response.headers["X-RateLimit-Limit"] == "10" for response in responses)

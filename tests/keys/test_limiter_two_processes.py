@@ -1,5 +1,6 @@
 """Two gateway processes on one Redis enforce one limit, exactly."""
 
+import datetime as dt
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,7 +10,7 @@ import pytest
 from apps.keys.services import key_create
 from tests.conftest import needs_redis
 from tests.gateway_server import GatewayServer
-from tests.keys.test_limiter_helpers import chat_body
+from tests.keys.test_limiter_helpers import auth, chat_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,21 +18,23 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def two_gateways(fake_upstream, django_db_setup, django_db_blocker):
     needs_redis()
-    with django_db_blocker.unblock(), GatewayServer(fake_upstream.env()) as first, GatewayServer(fake_upstream.env()) as second:
+    env = fake_upstream.env()
+    with django_db_blocker.unblock(), GatewayServer(env) as first, GatewayServer(env) as second:
         yield first, second
 
 
 def send(url: str, key: str) -> httpx.Response:
     with httpx.Client(timeout=30, trust_env=False) as client:
-        return client.post(f"{url}/v1/chat/completions", json=chat_body(), headers={"Authorization": f"Bearer {key}"})
+        return client.post(f"{url}/v1/chat/completions", json=chat_body(), headers=auth(key, bearer=True))
 
 
-def stats(url: str, admin_key: str) -> dict:
+def stats(url: str, admin_key: str, since: str) -> dict:
     with httpx.Client(timeout=30, trust_env=False) as client:
-        return client.get(f"{url}/stats", headers={"X-API-Key": admin_key}).json()
+        return client.get(f"{url}/stats", params={"since": since}, headers={"X-API-Key": admin_key}).json()
 
 
 def test_it_shares_one_limit_across_processes(two_gateways, admin_key):
+    started = dt.datetime.now(dt.timezone.utc).isoformat()  # earlier tests' records stay out
     _, key = key_create(name="dave", rpm=10)
     urls = [gateway.url for gateway in two_gateways] * 15  # 30 requests, alternating
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -46,7 +49,7 @@ def test_it_shares_one_limit_across_processes(two_gateways, admin_key):
     # /stats of either process counts every process's requests (records flush within ~1 s).
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        figures = stats(two_gateways[1].url, admin_key)
+        figures = stats(two_gateways[1].url, admin_key, started)
         if figures["total_requests"] >= 30:
             break
         time.sleep(0.2)

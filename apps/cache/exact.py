@@ -1,0 +1,187 @@
+"""The exact cache: complete answers in Redis, keyed by canonical.exact_key.
+
+Keys are laid out as django-redis lays them out (`pgw:1:cache:exact:<ns>:<sha256>`,
+from the default cache's KEY_PREFIX and version), so the admin tools and `clear_cache`
+see them in our prefix, but the request path talks to Redis through the shared async
+client: one GET per lookup, no thread hop, no pickling. Values are orjson, zlib-compressed
+past a few hundred bytes, behind a one-byte marker. Without REDIS_URL the same bytes go to
+Django's local-memory cache (one process only).
+
+A dead or hung Redis must not slow requests down: every call is capped at the socket
+timeout (50 ms by default, whatever redis-py's retry policy would do), and after a
+connection error, or a few timeouts in a row (one, if it failed before), Redis is skipped
+for a second. The first request after that second tries again, so caching resumes by
+itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import time
+import zlib
+from typing import Any
+
+import orjson
+import redis
+from django.conf import settings
+from django.core.cache import caches
+
+from apps.cache.canonical import namespace_token
+from gateway_site.redis_client import get_async_redis, redis_configured
+
+logger = logging.getLogger("gateway.cache")
+
+COMPRESS_FROM = 256  # bytes; below this zlib saves nothing worth its header
+_RAW, _ZLIB = b"j", b"z"
+RETRY_AFTER = 1.0  # seconds Redis is left alone after it failed
+TIMEOUTS_BEFORE_PAUSE = 3  # a lone timeout may be a busy event loop, not a dead Redis
+
+
+class _RedisGate:
+    """Remembers that Redis just failed, so requests stop paying for it."""
+
+    def __init__(self) -> None:
+        self.closed_until = 0.0
+        self.timeouts = 0
+        self.tripped = False  # failed before and not answered since: the next failure pauses again
+
+    def is_open(self) -> bool:
+        return time.monotonic() >= self.closed_until
+
+    def succeeded(self) -> None:
+        self.timeouts, self.tripped = 0, False
+
+    def failed(self, exc: BaseException) -> None:
+        if isinstance(exc, (TimeoutError, redis.TimeoutError)) and not self.tripped:
+            self.timeouts += 1
+            if self.timeouts < TIMEOUTS_BEFORE_PAUSE:
+                return
+        self.timeouts, self.tripped = 0, True
+        self.closed_until = time.monotonic() + RETRY_AFTER
+        logger.warning("Redis unavailable (%r); exact cache paused for %.0f s", exc, RETRY_AFTER)
+
+
+gate = _RedisGate()
+
+
+def encode(completion: dict[str, Any]) -> bytes:
+    data = orjson.dumps(completion)
+    if len(data) < COMPRESS_FROM:
+        return _RAW + data
+    return _ZLIB + zlib.compress(data, 3)
+
+
+def decode(value: bytes) -> dict[str, Any]:
+    marker, body = value[:1], value[1:]
+    return orjson.loads(zlib.decompress(body) if marker == _ZLIB else body)
+
+
+_make_key = None
+
+
+def full_key(key: str) -> str:
+    """The Redis key django-redis would use for `key` (KEY_PREFIX:VERSION:key)."""
+    global _make_key
+    if _make_key is None:
+        # caches["default"] builds a new backend per async context: look it up once.
+        _make_key = caches["default"].make_key
+    return _make_key(key)
+
+
+async def acall(operation) -> Any:
+    """Runs one Redis operation within the time budget; None if Redis is unavailable."""
+    if not gate.is_open():
+        return None
+    try:
+        async with asyncio.timeout(settings.REDIS_SOCKET_TIMEOUT):
+            result = await operation(get_async_redis())
+    except Exception as exc:  # RedisError, OSError, timeouts, or worse: never fail the request
+        gate.failed(exc)
+        return None
+    gate.succeeded()
+    return result
+
+
+async def aget(key: str) -> dict[str, Any] | None:
+    if redis_configured():
+        value = await acall(lambda client: client.get(full_key(key)))
+    else:
+        value = await caches["default"].aget(key)
+    if value is None:
+        return None
+    try:
+        return decode(value)
+    except (zlib.error, orjson.JSONDecodeError):
+        logger.warning("unreadable exact-cache entry %s ignored", key)
+        return None
+
+
+async def aset(key: str, completion: dict[str, Any], *, ttl: int) -> bool:
+    value = encode(completion)
+    if redis_configured():
+        return bool(await acall(lambda client: client.set(full_key(key), value, ex=ttl)))
+    await caches["default"].aset(key, value, ttl)
+    return True
+
+
+# --- administration (sync: management commands and admin views) ----------------------
+
+ADMIN_TIMEOUT = 2.0  # seconds; an operator can wait longer than a request
+SCAN_BATCH = 1000
+_admin_clients: dict[str, redis.Redis] = {}
+
+
+def admin_redis() -> redis.Redis:
+    url = settings.REDIS_URL
+    client = _admin_clients.get(url)
+    if client is None:
+        client = _admin_clients[url] = redis.Redis.from_url(url, socket_timeout=ADMIN_TIMEOUT, socket_connect_timeout=ADMIN_TIMEOUT)
+    return client
+
+
+def prefix_pattern() -> str:
+    """Every key of this gateway (the cache's KEY_PREFIX), whoever in it wrote it."""
+    return f"{caches['default'].key_prefix}:*"
+
+
+def key_pattern(namespace: str | None = None) -> str:
+    """SCAN pattern of the exact cache, or of one namespace of it (see namespace_token)."""
+    middle = "*" if namespace is None else f"{namespace_token(namespace)}:*"
+    return full_key(f"cache:exact:{middle}")
+
+
+def _scan(client: redis.Redis, pattern: str):
+    batch = []
+    for key in client.scan_iter(match=pattern, count=SCAN_BATCH):
+        batch.append(key)
+        if len(batch) >= SCAN_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def count_keys(pattern: str) -> int:
+    """Keys matching `pattern`, by SCAN (never KEYS: it blocks a shared Redis)."""
+    return sum(len(batch) for batch in _scan(admin_redis(), pattern))
+
+
+def exact_clear(*, namespace: str | None = None) -> int:
+    """Deletes the exact cache (or one namespace of it); returns how many entries went."""
+    if not redis_configured():
+        return _locmem_clear(key_pattern(namespace))
+    client = admin_redis()
+    # UNLINK frees memory in the background; concurrent requests just miss and refill.
+    return sum(client.unlink(*batch) for batch in _scan(client, key_pattern(namespace)))
+
+
+def _locmem_clear(pattern: str) -> int:
+    cache = caches["default"]
+    # LocMemCache offers no key listing; its dict is the only way to find our keys.
+    with cache._lock:
+        doomed = [key for key in cache._cache if fnmatch.fnmatchcase(key, pattern)]
+        for key in doomed:
+            cache._delete(key)
+    return len(doomed)

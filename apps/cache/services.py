@@ -1,0 +1,111 @@
+"""The caches' part of serving a completion, and clearing them.
+
+Order of a lookup: exact (one Redis GET), then semantic (embed + nearest + verify). The
+plan made at lookup time (which caches apply, keys, the query embedding) is kept on the
+ChatRequest so the store after the response reuses it instead of recomputing.
+Stores never delay a response: they run as background tasks (tasks.spawn).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from apps.cache import exact, semantic, tasks
+from apps.cache.policy import CachePlan, SemanticQuery, plan_for
+from apps.cache.replay import CompletionBuilder
+from apps.completions.validation import ChatRequest
+from apps.stats import metrics
+from gateway_site.gateway_config import get_config
+
+PLAN_ATTRIBUTE = "_cache_plan"
+# An answer cut by max_tokens ("length") is still the complete answer to that request.
+# "content_filter" and unknown reasons may be transient: not cached.
+CACHEABLE_FINISH = frozenset({"stop", "length", "tool_calls"})
+
+
+def _plan(chat: ChatRequest) -> CachePlan:
+    plan = getattr(chat, PLAN_ATTRIBUTE, None)
+    if plan is None:
+        # the config the request started on (a reload mid-request does not change it)
+        plan = plan_for(chat, (chat.config or get_config()).cache)
+        setattr(chat, PLAN_ATTRIBUTE, plan)
+    return plan
+
+
+def _as_new_response(completion: dict[str, Any], chat: ChatRequest) -> dict[str, Any]:
+    # A replay is a new response: its own id (the request's, like a streamed miss) and time.
+    completion["id"] = f"chatcmpl-{chat.request_id[4:]}"
+    completion["created"] = int(time.time())
+    return completion
+
+
+async def acache_lookup(chat: ChatRequest) -> tuple[str, dict[str, Any]] | None:
+    """("exact" | "semantic", completion) or None; counts misses per cache consulted."""
+    plan = _plan(chat)
+    if plan.exact_read:
+        completion = await exact.aget(plan.exact_key)
+        if completion is not None:
+            return "exact", _as_new_response(completion, chat)
+        metrics.CACHE_MISSES.labels("exact").inc()
+    if plan.semantic_read and await semantic.aavailable():
+        hit = await semantic.alookup(plan.semantic)
+        if hit is not None:
+            return "semantic", _as_new_response(hit.completion, chat)
+        metrics.CACHE_MISSES.labels("semantic").inc()
+    return None
+
+
+def is_cacheable(completion: dict[str, Any] | None) -> bool:
+    """Only complete, successful answers: every choice finished normally with a message."""
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not isinstance(choices, list) or not choices:
+        return False
+    return all(
+        isinstance(choice, dict) and choice.get("finish_reason") in CACHEABLE_FINISH and isinstance(choice.get("message"), dict)
+        for choice in choices
+    )
+
+
+async def _astore_semantic(query: SemanticQuery, completion: dict[str, Any]) -> None:
+    if await semantic.aavailable():
+        await semantic.astore(query, completion)
+
+
+def cache_store(chat: ChatRequest, completion: dict[str, Any]) -> None:
+    """Schedules the writes; returns at once (must run on the event loop)."""
+    plan = _plan(chat)
+    if plan.idle or not is_cacheable(completion):
+        return
+    if plan.exact_write:
+        tasks.spawn(exact.aset(plan.exact_key, completion, ttl=plan.exact_ttl))
+    if plan.semantic_write:
+        tasks.spawn(_astore_semantic(plan.semantic, completion))
+
+
+class StreamRecorder:
+    """Rebuilds a relayed stream; `finish` stores it (called only once it completed)."""
+
+    def __init__(self, chat: ChatRequest) -> None:
+        self.chat = chat
+        self.builder = CompletionBuilder()
+        self.wanted = not _plan(chat).idle
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        if self.wanted:
+            self.builder.add(chunk)
+
+    def finish(self, usage: dict[str, Any] | None) -> None:
+        if self.wanted:
+            completion = self.builder.completion(usage)
+            if completion is not None:
+                cache_store(self.chat, completion)
+
+
+def cache_clear(*, exact_cache: bool = True, semantic_cache: bool = True, namespace: str | None = None) -> dict[str, int]:
+    """Empties the chosen caches (or one namespace of them) while traffic flows; returns
+    how many entries each one really lost."""
+    return {
+        "exact_cache": exact.exact_clear(namespace=namespace) if exact_cache else 0,
+        "semantic_cache": semantic.semantic_clear(namespace=namespace) if semantic_cache else 0,
+    }

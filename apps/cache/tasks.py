@@ -1,0 +1,42 @@
+"""Cache writes run as background tasks, after the response has gone out.
+
+asyncio keeps only weak references to tasks, so a fire-and-forget task can be garbage
+collected mid-flight; `_pending` holds them until they finish. A write that fails is
+logged and forgotten: the cache is an optimisation, never a reason to fail a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+logger = logging.getLogger("gateway.cache")
+
+MAX_PENDING = 1000  # past this, new writes are dropped rather than queued without bound
+
+_pending: set[asyncio.Task] = set()
+
+
+def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+    if len(_pending) >= MAX_PENDING:
+        coro.close()
+        logger.warning("cache write dropped: %d writes already pending", len(_pending))
+        return
+    task = asyncio.get_running_loop().create_task(coro)
+    _pending.add(task)
+    task.add_done_callback(_finished)
+
+
+def _finished(task: asyncio.Task) -> None:
+    _pending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("cache write failed: %r", task.exception())
+
+
+async def adrain() -> None:
+    """Waits for the writes started on this loop (tests, shutdown)."""
+    loop = asyncio.get_running_loop()
+    while mine := [task for task in _pending if task.get_loop() is loop]:
+        await asyncio.gather(*mine, return_exceptions=True)
