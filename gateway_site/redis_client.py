@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import redis
 import redis.asyncio as aredis
@@ -42,3 +43,26 @@ def get_async_redis() -> aredis.Redis:
     if client is None:
         client = _async_clients[loop_id] = aredis.Redis.from_url(settings.REDIS_URL, **_options())
     return client
+
+
+class RedisGate:
+    """Shared by every user of Redis in this process: once one of them finds Redis dead
+    or hung, the others skip it too for a second, so a request never pays the timeout
+    twice (rate limiter, then cache). The first call after the pause tries again."""
+
+    PAUSE = 1.0  # seconds
+
+    def __init__(self) -> None:
+        self.closed_until = 0.0
+
+    def is_open(self) -> bool:
+        return time.monotonic() >= self.closed_until
+
+    def pause(self) -> None:
+        self.closed_until = time.monotonic() + self.PAUSE
+
+    def reset(self) -> None:
+        self.closed_until = 0.0
+
+
+redis_gate = RedisGate()

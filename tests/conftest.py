@@ -35,12 +35,15 @@ def _fresh_process_state():
     """Process-level memories (key cache, breakers) must not leak between tests."""
     from apps.completions.breaker import breaker_reset
     from apps.keys import registry
+    from gateway_site.redis_client import redis_gate
 
     registry._cache.clear()
     breaker_reset()
+    redis_gate.reset()
     yield
     registry._cache.clear()
     breaker_reset()
+    redis_gate.reset()
 
 
 @pytest.fixture

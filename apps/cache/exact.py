@@ -29,26 +29,25 @@ from django.conf import settings
 from django.core.cache import caches
 
 from apps.cache.canonical import namespace_token
-from gateway_site.redis_client import get_async_redis, redis_configured
+from gateway_site.redis_client import get_async_redis, redis_configured, redis_gate
 
 logger = logging.getLogger("gateway.cache")
 
 COMPRESS_FROM = 256  # bytes; below this zlib saves nothing worth its header
 _RAW, _ZLIB = b"j", b"z"
-RETRY_AFTER = 1.0  # seconds Redis is left alone after it failed
 TIMEOUTS_BEFORE_PAUSE = 3  # a lone timeout may be a busy event loop, not a dead Redis
 
 
 class _RedisGate:
-    """Remembers that Redis just failed, so requests stop paying for it."""
+    """Remembers that Redis just failed, so requests stop paying for it. The pause itself
+    is the process-wide redis_gate, which the rate limiter honours too."""
 
     def __init__(self) -> None:
-        self.closed_until = 0.0
         self.timeouts = 0
         self.tripped = False  # failed before and not answered since: the next failure pauses again
 
     def is_open(self) -> bool:
-        return time.monotonic() >= self.closed_until
+        return redis_gate.is_open()
 
     def succeeded(self) -> None:
         self.timeouts, self.tripped = 0, False
@@ -59,8 +58,8 @@ class _RedisGate:
             if self.timeouts < TIMEOUTS_BEFORE_PAUSE:
                 return
         self.timeouts, self.tripped = 0, True
-        self.closed_until = time.monotonic() + RETRY_AFTER
-        logger.warning("Redis unavailable (%r); exact cache paused for %.0f s", exc, RETRY_AFTER)
+        redis_gate.pause()
+        logger.warning("Redis unavailable (%r); exact cache paused for %.0f s", exc, redis_gate.PAUSE)
 
 
 gate = _RedisGate()

@@ -19,7 +19,7 @@ Both expire by themselves once the window is idle.
 Without REDIS_URL the same algorithm runs in process memory (exact for one process).
 Redis unavailable: config rate_limits.fail_open lets requests through (counted in
 gateway_rate_limit_fail_open_total, logged at most once a minute) or refuses them with
-503 service_unavailable. A failed Redis is not asked again for REDIS_RETRY_AFTER seconds,
+503 service_unavailable. A failed Redis is not asked again for redis_gate.PAUSE seconds,
 so a dead Redis costs at most one socket timeout (50 ms) per second, never a hang.
 """
 
@@ -44,13 +44,12 @@ from apps.stats import metrics
 from apps.stats.usage import UsageData, usage_record
 from gateway_site.errors import RateLimitExceeded, ServiceUnavailable
 from gateway_site.gateway_config import get_config
-from gateway_site.redis_client import get_async_redis, get_sync_redis, redis_configured
+from gateway_site.redis_client import get_async_redis, get_sync_redis, redis_configured, redis_gate
 
 logger = logging.getLogger(__name__)
 
 WINDOW_MS = 60_000
 REDIS_PREFIX = "pgw:rl:"
-REDIS_RETRY_AFTER = 1.0  # seconds during which a Redis that just failed is not asked again
 WARN_EVERY = 60.0  # seconds between two "Redis unavailable" log lines
 
 ALLOWED, OVER_REQUESTS, OVER_TOKENS = 0, 1, 2
@@ -221,7 +220,7 @@ async def adecide(key_id: str, limits: Limits, *, cost: int, now_ms: int | None 
     """The check itself; None when Redis is unavailable. `now_ms` fixes the clock (tests)."""
     if not redis_configured():
         return _local.decide(key_id, limits, cost=cost, now_ms=now_ms or _now_ms())
-    if time.monotonic() < _redis_state.down_until:
+    if not redis_gate.is_open():
         return None
     args = (now_ms or 0, WINDOW_MS, limits.requests, limits.tokens or 0, cost, secrets.token_hex(8))
     try:
@@ -233,7 +232,7 @@ async def adecide(key_id: str, limits: Limits, *, cost: int, now_ms: int | None 
 
 
 async def arecord_tokens(key_id: str, tokens: int, *, now_ms: int | None = None) -> None:
-    if time.monotonic() < _redis_state.down_until:
+    if not redis_gate.is_open():
         return
     try:
         await _aeval(_RECORD, redis_keys(key_id)[1:], (now_ms or 0, tokens, WINDOW_MS))
@@ -340,7 +339,6 @@ def _unavailable(limits: Limits) -> dict[str, str]:
 
 
 class _RedisState:
-    down_until = 0.0
     warned_at = -math.inf
 
 
@@ -350,7 +348,7 @@ _pending: set[asyncio.Task] = set()
 
 def _redis_failed(exc: BaseException) -> None:
     now = time.monotonic()
-    _redis_state.down_until = now + REDIS_RETRY_AFTER
+    redis_gate.pause()
     if now - _redis_state.warned_at >= WARN_EVERY:
         _redis_state.warned_at = now
         policy = "letting requests through" if get_config().rate_limits.fail_open else "refusing requests"
@@ -359,7 +357,7 @@ def _redis_failed(exc: BaseException) -> None:
 
 def reset_state() -> None:
     """Forgets the in-process windows and Redis health (tests)."""
-    _redis_state.down_until = 0.0
+    redis_gate.reset()
     _redis_state.warned_at = -math.inf
     _local.clear()
 

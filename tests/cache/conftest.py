@@ -111,7 +111,8 @@ def _fresh_cache_state():
     """Async Redis clients belong to one event loop; each test runs its own loops."""
     yield
     redis_client._async_clients.clear()
-    exact.gate.closed_until, exact.gate.timeouts, exact.gate.tripped = 0.0, 0, False
+    exact.gate.timeouts, exact.gate.tripped = 0, False
+    redis_client.redis_gate.reset()
     semantic.forget_state()
 
 

@@ -138,7 +138,9 @@ def test_it_answers_an_error_status_before_a_stream_starts(call):
 
 @pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4-20250514", "gemini-2.5-flash"])
 def test_it_ends_a_cut_stream_with_an_error_event(call, model):
-    response = call("tell me a long story fake:words=40 fake:cut=4", model=model, stream=True)
+    # Events spaced out, so the failure comes after the first bytes reached the client (a
+    # failure inside the very first network read is retried, and ends as an HTTP error).
+    response = call("tell me a long story fake:words=40 fake:cut=4 fake:slow_stream=0.05", model=model, stream=True)
     assert response.status_code == 200
     events = sse_events(response)
     assert events[-1] != "[DONE]"
@@ -147,7 +149,7 @@ def test_it_ends_a_cut_stream_with_an_error_event(call, model):
 
 @pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4-20250514", "gemini-2.5-flash"])
 def test_it_relays_an_in_stream_upstream_error_as_an_error_event(call, model):
-    response = call("hi fake:words=30 fake:stream_error=4", model=model, stream=True)
+    response = call("hi fake:words=30 fake:stream_error=4 fake:slow_stream=0.05", model=model, stream=True)
     events = sse_events(response)
     assert json.loads(events[-1])["error"]["code"] == "provider_error"
 
@@ -169,3 +171,10 @@ def test_it_opens_the_breaker_skips_the_provider_and_probes_again(call, reliable
     time.sleep(1.6)  # the cool-down: the next request probes "broken" once, fails, re-opens
     assert call("probe", model="broken-primary").status_code == 200
     assert health()["services"]["providers"]["broken"] == "unavailable"
+
+
+def test_it_retries_a_stream_that_fails_before_its_first_byte_reached_the_client(call, fake_upstream):
+    name = tag()
+    response = call(f"hi fake:flaky=1:{name}", stream=True)
+    assert response.status_code == 200 and sse_events(response)[-1] == "[DONE]"
+    assert fake_upstream.tag_count(name) == 2
