@@ -102,3 +102,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+def disposable_redis():
+    """A Redis of the test's own, to stop and restart under running code."""
+    from tests.services import DisposableRedis
+
+    server = DisposableRedis().start()
+    yield server
+    server.stop()

@@ -10,7 +10,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

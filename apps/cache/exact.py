@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
-import time
 import zlib
 from typing import Any
 

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +19,7 @@ from apps.cache import exact, semantic, tasks
 from apps.completions.validation import ChatRequest, parse_chat_request
 from apps.keys.registry import KeyInfo
 from gateway_site import gateway_config, redis_client
-from tests.gateway_server import GatewayServer, free_port
+from tests.gateway_server import GatewayServer
 
 def key_info(namespace: str, key_id: int = 1) -> KeyInfo:
     return KeyInfo(
@@ -165,41 +161,3 @@ def _config_without_retries() -> str:
     return yaml.safe_dump(raw)
 
 
-@pytest.fixture
-def disposable_redis():
-    """A Redis server of our own, to stop and restart under a running gateway."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (.ci/run installs it)")
-    port = free_port()
-    server = _DisposableRedis(binary, port)
-    server.start()
-    yield server
-    server.stop()
-
-
-class _DisposableRedis:
-    def __init__(self, binary: str, port: int) -> None:
-        self.binary, self.port = binary, port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("disposable redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None

@@ -1,7 +1,6 @@
 """Every request leaves one UsageRecord with its tokens, cost, latency and outcome."""
 
 import time
-import uuid
 from decimal import Decimal
 
 import httpx

@@ -51,36 +51,6 @@ def new_key_id(key_ids: list[str]) -> str:
     return key_id
 
 
-def start_redis_server(port: int):
-    """A Redis of our own, which a test may stop without hurting anyone else."""
-    import shutil
-    import socket
-    import subprocess
-    import time
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (.ci/run installs it)")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    pytest.fail("redis-server did not start")
-
-
-def stop_redis_server(process) -> None:
-    process.kill()
-    process.wait()
-
-
 def chat_body(*, stream: bool = False, model: str = "gpt-4o") -> dict:
     """A request no cache can have seen (tests send Cache-Control: no-cache as well)."""
     return {"model": model, "messages": [{"role": "user", "content": f"Say hi {uuid.uuid4().hex}"}], "stream": stream}

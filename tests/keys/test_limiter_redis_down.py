@@ -14,17 +14,14 @@ from apps.stats import metrics
 from gateway_site import gateway_config
 from gateway_site.errors import RateLimitExceeded, ServiceUnavailable
 from tests.gateway_server import GatewayServer, free_port
-from tests.keys.test_limiter_helpers import auth, chat_body, make_key, start_redis_server, stop_redis_server
+from tests.keys.test_limiter_helpers import auth, chat_body, make_key
 
 
 @pytest.fixture
-def redis_that_dies():
-    port = free_port()
-    process = start_redis_server(port)
+def redis_that_dies(disposable_redis):
     limiter.reset_state()
-    with override_settings(REDIS_URL=f"redis://127.0.0.1:{port}/0"):
-        yield process, port
-    stop_redis_server(process)
+    with override_settings(REDIS_URL=disposable_redis.url):
+        yield disposable_redis
     limiter.reset_state()
 
 
@@ -43,13 +40,12 @@ def fail_open_count() -> float:
 
 
 def test_it_lets_requests_through_when_redis_is_down_and_failing_open(redis_that_dies):
-    process, _ = redis_that_dies
     key = make_key(rpm=1)
     before = fail_open_count()
 
     async def scenario():
         await limiter.arate_limit_check(key)
-        stop_redis_server(process)
+        redis_that_dies.stop()
         return [await limiter.arate_limit_check(key) for _ in range(3)]  # 3 > rpm: would be refused
 
     headers = asyncio.run(scenario())
@@ -58,8 +54,7 @@ def test_it_lets_requests_through_when_redis_is_down_and_failing_open(redis_that
 
 
 def test_it_refuses_with_503_when_redis_is_down_and_failing_closed(redis_that_dies, fail_closed):
-    process, _ = redis_that_dies
-    stop_redis_server(process)
+    redis_that_dies.stop()
     with pytest.raises(ServiceUnavailable) as refused:
         asyncio.run(limiter.arate_limit_check(make_key(rpm=5)))
     assert refused.value.status == 503
@@ -67,11 +62,10 @@ def test_it_refuses_with_503_when_redis_is_down_and_failing_closed(redis_that_di
 
 
 def test_it_enforces_the_limit_again_once_redis_is_back(redis_that_dies):
-    process, port = redis_that_dies
     key = make_key(rpm=1)
-    stop_redis_server(process)
+    redis_that_dies.stop()
     asyncio.run(limiter.arate_limit_check(key))  # fails open, and Redis is left alone for a moment
-    process = start_redis_server(port)
+    redis_that_dies.start()
     try:
         deadline = time.monotonic() + 10
         refused = None
@@ -83,7 +77,6 @@ def test_it_enforces_the_limit_again_once_redis_is_back(redis_that_dies):
             time.sleep(0.1)
         assert refused is not None and int(refused.headers["Retry-After"]) >= 1
     finally:
-        stop_redis_server(process)
         from apps.stats import usage
 
         usage._buffer.clear()  # the refused request's record names a key that is not in the database

@@ -1,39 +1,12 @@
 """Health probes against real dependencies, including ones we stop mid-test."""
 
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
 from django.test import override_settings
 
-from tests.gateway_server import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def disposable_redis():
-    """A Redis server of our own, so the test can stop it without hurting anything else."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (.ci/run installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield process, f"redis://127.0.0.1:{port}/0"
-    process.kill()
-    process.wait()
 
 
 def test_it_is_alive_without_a_key(client):
@@ -55,15 +28,13 @@ def test_it_reports_every_dependency(client, user_key):
 
 
 def test_it_turns_degraded_when_redis_stops_and_recovers_when_it_returns(client, user_key, disposable_redis):
-    process, url = disposable_redis
-    with override_settings(REDIS_URL=url):
+    with override_settings(REDIS_URL=disposable_redis.url):
         healthy = client.get("/health", HTTP_X_API_KEY=user_key)
         assert healthy.status_code == 200
         assert healthy.json()["services"]["redis"] == "connected"
         assert healthy.json()["status"] == "healthy"
 
-        process.kill()
-        process.wait()
+        disposable_redis.stop()
         started = time.monotonic()
         degraded = client.get("/health", HTTP_X_API_KEY=user_key)
         assert time.monotonic() - started < 5  # a dead Redis must not hang the probe (generous bound)
