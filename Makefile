@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run demo test bench bench-semantic migrate clean
+.PHONY: install run demo test bench bench-cache bench-stats bench-semantic migrate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,15 @@ migrate: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Benchmarks (docs/benchmarks.md); wrk comes from Debian: apt-get install -y wrk
 bench: install
 	$(PY) bench/load.py
+
+bench-cache: install
+	$(PY) bench/cache_bench.py
+
+bench-stats: install
+	$(PY) bench/stats_bench.py
 
 bench-semantic: install
 	$(PY) bench/semantic_eval.py

@@ -46,23 +46,37 @@ def get_async_redis() -> aredis.Redis:
 
 
 class RedisGate:
-    """Shared by every user of Redis in this process: once one of them finds Redis dead
-    or hung, the others skip it too for a second, so a request never pays the timeout
-    twice (rate limiter, then cache). The first call after the pause tries again."""
+    """Shared by every user of Redis in this process (rate limiter, exact cache): once
+    Redis is found dead, or hung for a few calls in a row, all of them skip it for a
+    second, so requests stop paying timeouts. The first call after the pause tries again,
+    so everything resumes by itself when Redis is back."""
 
     PAUSE = 1.0  # seconds
+    TIMEOUTS_BEFORE_PAUSE = 3  # a lone timeout may be a busy machine, not a dead Redis
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.closed_until = 0.0
+        self.timeouts = 0
+        self.tripped = False  # paused before and not answered since: the next failure pauses again
 
     def is_open(self) -> bool:
         return time.monotonic() >= self.closed_until
 
-    def pause(self) -> None:
-        self.closed_until = time.monotonic() + self.PAUSE
+    def succeeded(self) -> None:
+        self.timeouts, self.tripped = 0, False
 
-    def reset(self) -> None:
-        self.closed_until = 0.0
+    def failed(self, exc: BaseException) -> bool:
+        """Records a failed call; True when Redis is now paused."""
+        if isinstance(exc, (TimeoutError, redis.TimeoutError)) and not self.tripped:
+            self.timeouts += 1
+            if self.timeouts < self.TIMEOUTS_BEFORE_PAUSE:
+                return False
+        self.timeouts, self.tripped = 0, True
+        self.closed_until = time.monotonic() + self.PAUSE
+        return True
 
 
 redis_gate = RedisGate()

@@ -34,34 +34,9 @@ logger = logging.getLogger("gateway.cache")
 
 COMPRESS_FROM = 256  # bytes; below this zlib saves nothing worth its header
 _RAW, _ZLIB = b"j", b"z"
-TIMEOUTS_BEFORE_PAUSE = 3  # a lone timeout may be a busy event loop, not a dead Redis
 
 
-class _RedisGate:
-    """Remembers that Redis just failed, so requests stop paying for it. The pause itself
-    is the process-wide redis_gate, which the rate limiter honours too."""
-
-    def __init__(self) -> None:
-        self.timeouts = 0
-        self.tripped = False  # failed before and not answered since: the next failure pauses again
-
-    def is_open(self) -> bool:
-        return redis_gate.is_open()
-
-    def succeeded(self) -> None:
-        self.timeouts, self.tripped = 0, False
-
-    def failed(self, exc: BaseException) -> None:
-        if isinstance(exc, (TimeoutError, redis.TimeoutError)) and not self.tripped:
-            self.timeouts += 1
-            if self.timeouts < TIMEOUTS_BEFORE_PAUSE:
-                return
-        self.timeouts, self.tripped = 0, True
-        redis_gate.pause()
-        logger.warning("Redis unavailable (%r); exact cache paused for %.0f s", exc, redis_gate.PAUSE)
-
-
-gate = _RedisGate()
+gate = redis_gate  # shared with the rate limiter (gateway_site/redis_client.py)
 
 
 def encode(completion: dict[str, Any]) -> bytes:
@@ -96,7 +71,8 @@ async def acall(operation) -> Any:
         async with asyncio.timeout(settings.REDIS_SOCKET_TIMEOUT):
             result = await operation(get_async_redis())
     except Exception as exc:  # RedisError, OSError, timeouts, or worse: never fail the request
-        gate.failed(exc)
+        if gate.failed(exc):
+            logger.warning("Redis unavailable (%r); exact cache paused for %.0f s", exc, gate.PAUSE)
         return None
     gate.succeeded()
     return result

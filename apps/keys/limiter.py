@@ -19,7 +19,8 @@ Both expire by themselves once the window is idle.
 Without REDIS_URL the same algorithm runs in process memory (exact for one process).
 Redis unavailable: config rate_limits.fail_open lets requests through (counted in
 gateway_rate_limit_fail_open_total, logged at most once a minute) or refuses them with
-503 service_unavailable. A failed Redis is not asked again for redis_gate.PAUSE seconds,
+503 service_unavailable. A Redis found dead (or hung for a few calls) is not asked again for
+redis_gate.PAUSE seconds,
 so a dead Redis costs at most one socket timeout (50 ms) per second, never a hang.
 """
 
@@ -228,6 +229,7 @@ async def adecide(key_id: str, limits: Limits, *, cost: int, now_ms: int | None 
     except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
         _redis_failed(exc)
         return None
+    redis_gate.succeeded()
     return Decision(*(int(value) for value in raw))
 
 
@@ -348,7 +350,7 @@ _pending: set[asyncio.Task] = set()
 
 def _redis_failed(exc: BaseException) -> None:
     now = time.monotonic()
-    redis_gate.pause()
+    redis_gate.failed(exc)
     if now - _redis_state.warned_at >= WARN_EVERY:
         _redis_state.warned_at = now
         policy = "letting requests through" if get_config().rate_limits.fail_open else "refusing requests"
