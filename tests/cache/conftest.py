@@ -145,9 +145,7 @@ def gateway(django_db_setup, fake_upstream, tmp_path_factory) -> GatewayServer:
     needs_redis()
     config = tmp_path_factory.mktemp("config") / "gateway.yaml"
     config.write_text(_config_without_retries())
-    # A roomier Redis timeout than production's 50 ms: a loaded CI machine must not make a
-    # store skip (these tests check what is stored; Redis failures have tests of their own).
-    with GatewayServer({"GATEWAY_CONFIG": str(config), "REDIS_SOCKET_TIMEOUT": "0.5"}) as server:
+    with GatewayServer({"GATEWAY_CONFIG": str(config)}) as server:
         yield server
 
 
