@@ -46,7 +46,7 @@ async def achat_completion(chat: ChatRequest) -> ChatResponse:
         if chat.stream:
             start, outcome = await arun_with_fallbacks(routes, lambda route: _attempt_stream(chat, route))
         else:
-            completion, outcome = await arun_with_fallbacks(routes, lambda route: _attempt_json(chat, route))
+            (completion, body), outcome = await arun_with_fallbacks(routes, lambda route: _attempt_json(chat, route))
     except GatewayError as error:
         record_usage(chat, started=started, status=error.status, error_code=error.code)
         raise
@@ -58,7 +58,7 @@ async def achat_completion(chat: ChatRequest) -> ChatResponse:
     record_usage(chat, started=started, status=200, route=outcome.route, usage=completion.get("usage"), attempts=outcome.attempts)
     if outcome.route is chat.route:  # a fallback model's answer is not cached as the requested model's
         await hooks.acache_store(chat, completion)
-    return ChatResponse(headers=headers, body=orjson.dumps(completion))
+    return ChatResponse(headers=headers, body=body)
 
 
 def _cached_response(chat: ChatRequest, cached: hooks.CachedAnswer, started: float) -> ChatResponse:
@@ -70,7 +70,8 @@ def _cached_response(chat: ChatRequest, cached: hooks.CachedAnswer, started: flo
     return ChatResponse(headers=headers, body=orjson.dumps(cached.completion))
 
 
-async def _attempt_json(chat: ChatRequest, route: ModelRoute) -> dict[str, Any]:
+async def _attempt_json(chat: ChatRequest, route: ModelRoute) -> tuple[dict[str, Any], bytes]:
+    """The completion, and its JSON for the client."""
     adapter = adapter_for(route.provider.protocol)
     upstream_request = adapter.build_request(chat.payload, route=route, stream=False)
     upstream_started = time.perf_counter()
@@ -84,10 +85,13 @@ async def _attempt_json(chat: ChatRequest, route: ModelRoute) -> dict[str, Any]:
     if response.status != 200:
         _raise_for_status(adapter, route, response.status, response.body, response.headers)
     try:
-        return adapter.parse_response(orjson.loads(response.body), route=route)
+        data = orjson.loads(response.body)
+        completion = adapter.parse_response(data, route=route)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         error = ProviderError(f"{route.provider.name} returned a response the gateway could not read")
         raise AttemptFailure(error, retryable=False, reason="bad_response") from None
+    # An OpenAI upstream's answer is passed through as is: no need to encode it again.
+    return completion, response.body if completion is data else orjson.dumps(completion)
 
 
 def _raise_for_status(adapter, route: ModelRoute, status: int, body: bytes, headers: dict[str, str]) -> None:

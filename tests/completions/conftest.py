@@ -20,24 +20,19 @@ def openai_schemas() -> dict:
     return json.loads(SCHEMAS_PATH.read_text())
 
 
+def _validator(schemas: dict, name: str):
+    validator = jsonschema.Draft202012Validator(schemas[name])
+    return validator.validate
+
+
 @pytest.fixture(scope="session")
 def assert_valid_completion(openai_schemas):
-    validator = jsonschema.Draft202012Validator(openai_schemas["CreateChatCompletionResponse"])
-
-    def check(body: dict) -> None:
-        validator.validate(body)
-
-    return check
+    return _validator(openai_schemas, "CreateChatCompletionResponse")
 
 
 @pytest.fixture(scope="session")
 def assert_valid_chunk(openai_schemas):
-    validator = jsonschema.Draft202012Validator(openai_schemas["CreateChatCompletionStreamResponse"])
-
-    def check(chunk: dict) -> None:
-        validator.validate(chunk)
-
-    return check
+    return _validator(openai_schemas, "CreateChatCompletionStreamResponse")
 
 
 @pytest.fixture(scope="module")
