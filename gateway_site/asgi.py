@@ -16,8 +16,13 @@ logger = logging.getLogger("gateway.lifespan")
 
 
 async def _startup() -> None:
+    import gc
+
     from gateway_site import events
 
+    # Everything loaded so far lives as long as the process: keep the garbage collector
+    # from walking it on every full collection (shorter pauses under load).
+    gc.freeze()
     # Hear key revocations and config reloads from the first moment, not the first request.
     events.ensure_listener()
 
