@@ -8,8 +8,9 @@ import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
 
 from apps.keys.limiter import arate_limit_annotate
@@ -84,7 +85,9 @@ class ApiMiddleware:
         _observe(request, response, started)
         return response
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse:
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_console_path(request.path):
+            return None  # the admin console keeps Django's own handling (login redirects, 403 pages)
         return exception_response(exception, request)
 
 
@@ -105,8 +108,21 @@ def exception_response(exception: Exception, request: HttpRequest) -> HttpRespon
         return error_response(exception, request)
     if isinstance(exception, RequestDataTooBig):
         return error_response(_too_large(), request)
+    django_error = _from_django_exception(exception)
+    if django_error is not None:
+        return error_response(django_error, request)
     logger.exception("unhandled error request_id=%s path=%s", request_id_of(request), request.path)
     return error_response(InternalError(), request)
+
+
+def _from_django_exception(exception: Exception) -> GatewayError | None:
+    if isinstance(exception, Http404):
+        return NotFound()
+    if isinstance(exception, DjangoPermissionDenied):
+        return PermissionDenied()
+    if isinstance(exception, (BadRequest, SuspiciousOperation)):
+        return InvalidRequest()
+    return None
 
 
 def _too_large() -> GatewayError:

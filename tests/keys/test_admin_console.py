@@ -53,3 +53,15 @@ def test_it_edits_limits_and_revokes(operator):
 def test_it_keeps_anonymous_visitors_out(client):
     response = client.get("/admin/keys/apikey/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_it_shows_usage_records_read_only(operator):
+    from apps.stats.usage import UsageData, flush_all, usage_record
+
+    usage_record(UsageData(request_id="req_console_1", status_code=200, key_prefix="pgw-console", model="gpt-4o",
+                           provider="openai", prompt_tokens=3, completion_tokens=4))
+    flush_all()
+    page = operator.get("/admin/stats/usagerecord/")
+    assert page.status_code == 200 and b"pgw-console" in page.content
+    assert operator.get("/admin/stats/usagerecord/add/").status_code == 403
+    assert operator.get("/admin/stats/usagerecord/?q=req_console_1").status_code == 200
