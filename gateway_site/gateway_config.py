@@ -166,9 +166,10 @@ def _parse_cache(reader: _Reader, data: Mapping, models: Mapping) -> CacheSettin
     exact = reader.mapping(data, "exact", "cache")
     semantic = reader.mapping(data, "semantic", "cache")
     overrides = reader.mapping(data, "models", "cache")
-    for model in overrides:
+    for model, values in overrides.items():
         if model not in models:
             reader.errors.append(f"cache.models.{model}: not a configured model")
+        _check_cache_override(reader, f"cache.models.{model}", values)
     threshold = reader.number(semantic, "similarity_threshold", "cache.semantic", 0.75)
     if threshold > 1:
         reader.errors.append("cache.semantic.similarity_threshold: must be at most 1.0")
@@ -182,6 +183,27 @@ def _parse_cache(reader: _Reader, data: Mapping, models: Mapping) -> CacheSettin
         max_entries=int(reader.number(semantic, "max_entries", "cache.semantic", 100_000, minimum=1)),
         model_overrides=dict(overrides),
     )
+
+
+# Per-model cache switches (apps/cache/policy.py reads them): name -> (kind, minimum).
+CACHE_OVERRIDES = {
+    "exact": (bool, None), "semantic": (bool, None), "ttl": (int, 1), "exact_ttl": (int, 1),
+    "semantic_ttl": (int, 1), "max_temperature": (float, 0),
+}
+
+
+def _check_cache_override(reader: _Reader, where: str, values: Any) -> None:
+    if not isinstance(values, Mapping):
+        reader.errors.append(f"{where}: expected a mapping")
+        return
+    for name, value in values.items():
+        if name not in CACHE_OVERRIDES:
+            reader.errors.append(f"{where}.{name}: unknown setting (expected one of {', '.join(CACHE_OVERRIDES)})")
+        elif CACHE_OVERRIDES[name][0] is bool:
+            if not isinstance(value, bool):
+                reader.errors.append(f"{where}.{name}: expected true or false, got {value!r}")
+        else:
+            reader.number(values, name, where, 0, minimum=CACHE_OVERRIDES[name][1])
 
 
 def _parse_limits(reader: _Reader, data: Mapping) -> RateLimitSettings:
