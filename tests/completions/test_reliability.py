@@ -31,6 +31,8 @@ def reliability_config(fake_url: str) -> dict:
             "broken": {"protocol": "openai", "base_url": f"http://127.0.0.1:{CLOSED_PORT}/v1", "api_key_env": "OPENAI_API_KEY",
                        "circuit_breaker": {"failure_threshold": 3, "cooldown": 1.5}},
             "refusing": {"protocol": "openai", "base_url": f"{fake_url}/openai/v1", "api_key_env": "REFUSED_KEY"},
+            # Any OpenAI-compatible server (vLLM, Ollama) is one more provider by base URL.
+            "local": {"protocol": "openai", "base_url": f"{fake_url}/openai/v1", "api_key_env": "LOCAL_LLM_KEY"},
         },
         "models": {
             "gpt-4o": {"provider": "openai", "price": {"input": 2.5, "output": 10}},
@@ -39,6 +41,7 @@ def reliability_config(fake_url: str) -> dict:
             "broken-primary": {"provider": "broken", "upstream_model": "gpt-4o", "fallbacks": ["claude-sonnet-4-20250514"]},
             "refused-primary": {"provider": "refusing", "upstream_model": "gpt-4o", "fallbacks": ["gemini-2.5-flash"]},
             "refused-only": {"provider": "refusing", "upstream_model": "gpt-4o"},
+            "llama-3.1-8b": {"provider": "local", "upstream_model": "meta-llama/Llama-3.1-8B-Instruct"},
         },
         "rate_limits": {"requests_per_minute": 100000},
     }
@@ -48,7 +51,7 @@ def reliability_config(fake_url: str) -> dict:
 def reliable_gateway(fake_upstream, tmp_path_factory, django_db_blocker):
     config_path = tmp_path_factory.mktemp("config") / "gateway.yaml"
     config_path.write_text(yaml.safe_dump(reliability_config(fake_upstream.url)))
-    env = {**fake_upstream.env(), "GATEWAY_CONFIG": str(config_path), "REFUSED_KEY": "bad-key"}
+    env = {**fake_upstream.env(), "GATEWAY_CONFIG": str(config_path), "REFUSED_KEY": "bad-key", "LOCAL_LLM_KEY": "local"}
     with django_db_blocker.unblock(), GatewayServer(env) as server:
         yield server
 
@@ -178,3 +181,11 @@ def test_it_retries_a_stream_that_fails_before_its_first_byte_reached_the_client
     response = call(f"hi fake:flaky=1:{name}", stream=True)
     assert response.status_code == 200 and sse_events(response)[-1] == "[DONE]"
     assert fake_upstream.tag_count(name) == 2
+
+
+def test_it_serves_a_model_added_in_config_on_an_openai_compatible_server(call, fake_upstream):
+    for stream in (False, True):
+        response = call("hello local model", model="llama-3.1-8b", stream=stream)
+        assert response.status_code == 200
+    received = fake_upstream.requests()["last"]["openai"]["body"]
+    assert received["model"] == "meta-llama/Llama-3.1-8B-Instruct"
