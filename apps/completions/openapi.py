@@ -18,7 +18,18 @@ _MESSAGE = {
     },
 }
 
+_MODEL = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"type": "string", "enum": ["model"]},
+        "created": {"type": "integer"},
+        "owned_by": {"type": "string"},
+    },
+}
+
 CHAT_COMPONENTS = {
+    "Model": _MODEL,
     "ChatMessage": _MESSAGE,
     "ChatCompletionRequest": {
         "type": "object",
@@ -68,15 +79,7 @@ CHAT_COMPONENTS = {
             "object": {"type": "string", "enum": ["list"]},
             "data": {
                 "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "object": {"type": "string", "enum": ["model"]},
-                        "created": {"type": "integer"},
-                        "owned_by": {"type": "string"},
-                    },
-                },
+                "items": {"$ref": "#/components/schemas/Model"},
             },
         },
     },
@@ -126,6 +129,18 @@ CHAT_PATHS = {
             "tags": ["v1"],
             "responses": {
                 "200": {"description": "OpenAI list shape", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ModelList"}}}},
+            },
+        }
+    },
+    "/v1/models/{model_id}": {
+        "get": {
+            "operationId": "models_retrieve",
+            "summary": "One model this key may use",
+            "tags": ["v1"],
+            "parameters": [{"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "OpenAI model object", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}},
+                "404": {"description": "not_found", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         }
     },

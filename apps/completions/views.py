@@ -8,20 +8,31 @@ from apps.completions.services import achat_completion
 from apps.completions.validation import parse_chat_request
 from apps.keys.authentication import aauthenticate
 from apps.keys.limiter import arate_limit_check
-from gateway_site.errors import MethodNotAllowed
+from gateway_site.errors import MethodNotAllowed, NotFound
 from gateway_site.gateway_config import get_config
+
+
+def _model_object(route) -> dict:
+    return {"id": route.name, "object": "model", "created": route.created, "owned_by": route.provider.name}
 
 
 async def models_list(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
         raise MethodNotAllowed(f"Method {request.method} not allowed")
     key = await aauthenticate(request)
-    data = [
-        {"id": route.name, "object": "model", "created": route.created, "owned_by": route.provider.name}
-        for route in get_config().models.values()
-        if key.may_use_model(route.name)
-    ]
+    data = [_model_object(route) for route in get_config().models.values() if key.may_use_model(route.name)]
     return JsonResponse({"object": "list", "data": data})
+
+
+async def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
+    if request.method != "GET":
+        raise MethodNotAllowed(f"Method {request.method} not allowed")
+    key = await aauthenticate(request)
+    route = get_config().models.get(model_id)
+    if route is None or not key.may_use_model(model_id):
+        # 404 like OpenAI (the SDK raises NotFoundError); a forbidden model is not revealed.
+        raise NotFound(f"The model '{model_id}' does not exist", param="model")
+    return JsonResponse(_model_object(route))
 
 
 async def chat_completions(request: HttpRequest) -> HttpResponse:

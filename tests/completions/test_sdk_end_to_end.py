@@ -99,3 +99,10 @@ def test_it_lists_models_through_the_sdk(sdk):
     ids = {model.id for model in sdk.models.list()}
     assert set(MODELS_BY_PROVIDER.values()) <= ids
     assert {"gpt-4", "gpt-3.5-turbo", "gpt-4-turbo", "gemini-2.5-pro", "gemini-1.5-pro", "claude-opus-4-20250514"} <= ids
+
+
+def test_it_retrieves_one_model_through_the_sdk(sdk):
+    model = sdk.models.retrieve("claude-sonnet-4-20250514")
+    assert (model.id, model.object, model.owned_by) == ("claude-sonnet-4-20250514", "model", "anthropic")
+    with pytest.raises(openai.NotFoundError):
+        sdk.models.retrieve("gpt-17")

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -17,7 +18,7 @@ def api_routes() -> set[str]:
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, route)
             elif isinstance(pattern, URLPattern):
-                routes.add("/" + route)
+                routes.add(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", "/" + route))  # <path:id> -> {id}
 
     walk(get_resolver().url_patterns)
     return {
