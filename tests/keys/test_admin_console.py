@@ -65,3 +65,20 @@ def test_it_shows_usage_records_read_only(operator):
     assert page.status_code == 200 and b"pgw-console" in page.content
     assert operator.get("/admin/stats/usagerecord/add/").status_code == 403
     assert operator.get("/admin/stats/usagerecord/?q=req_console_1").status_code == 200
+
+
+def test_its_front_page_shows_the_gateways_figures(operator):
+    from apps.stats.usage import UsageData, flush_all, usage_record
+
+    api_key, raw = key_create(name="dashboard-user")
+    for index in range(3):
+        usage_record(UsageData(request_id=f"req_dash_{index}", status_code=200, api_key_id=api_key.pk,
+                               key_prefix=api_key.prefix, model="gpt-4o", provider="openai",
+                               prompt_tokens=5, completion_tokens=5))
+    flush_all()
+    page = operator.get("/admin/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="gateway-dashboard"' in html
+    assert f"{api_key.prefix}…: 3 requests" in html and raw not in html
+    assert "3 requests, 30 tokens" in html
