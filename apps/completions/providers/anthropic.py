@@ -176,15 +176,7 @@ def _text_blocks(text: str) -> list[dict[str, Any]]:
 
 
 def _user_blocks(message: dict[str, Any], index: int) -> list[dict[str, Any]]:
-    blocks = []
-    for param, part in oai.content_parts(message.get("content"), f"messages[{index}].content"):
-        if part["type"] == "text":
-            blocks += _text_blocks(oai.part_text(part, param))
-        elif part["type"] == "image_url":
-            blocks.append(_image_block(oai.image_url(part, param), param))
-        else:
-            raise oai.unsupported_part(part, param)
-    return blocks
+    return oai.user_content(message, index, text_item=lambda text: {"type": "text", "text": text}, image_item=_image_block)
 
 
 def _image_block(url: str, param: str) -> dict[str, Any]:

@@ -168,15 +168,7 @@ def _text_parts(text: str) -> list[dict[str, Any]]:
 
 
 def _user_parts(message: dict[str, Any], index: int) -> list[dict[str, Any]]:
-    parts = []
-    for param, part in oai.content_parts(message.get("content"), f"messages[{index}].content"):
-        if part["type"] == "text":
-            parts += _text_parts(oai.part_text(part, param))
-        elif part["type"] == "image_url":
-            parts.append(_image_part(oai.image_url(part, param), param))
-        else:
-            raise oai.unsupported_part(part, param)
-    return parts
+    return oai.user_content(message, index, text_item=lambda text: {"text": text}, image_item=_image_part)
 
 
 def _image_part(url: str, param: str) -> dict[str, Any]:

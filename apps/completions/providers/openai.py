@@ -166,6 +166,28 @@ def part_text(part: dict[str, Any], param: str) -> str:
     return text
 
 
+def user_content(
+    message: dict[str, Any],
+    index: int,
+    *,
+    text_item: Callable[[str], dict[str, Any]],
+    image_item: Callable[[str, str], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A user message's parts in another provider's shape: `text_item(text)` for text
+    (empty text is dropped: Anthropic refuses it), `image_item(url, param)` for images."""
+    items = []
+    for param, part in content_parts(message.get("content"), f"messages[{index}].content"):
+        if part["type"] == "text":
+            text = part_text(part, param)
+            if text:
+                items.append(text_item(text))
+        elif part["type"] == "image_url":
+            items.append(image_item(image_url(part, param), param))
+        else:
+            raise unsupported_part(part, param)
+    return items
+
+
 def unsupported_part(part: dict[str, Any], param: str) -> InvalidRequest:
     return InvalidRequest(f"Content part type {part['type']!r} is not supported here", param=param)
 
