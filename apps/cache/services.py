@@ -18,19 +18,16 @@ from apps.completions.validation import ChatRequest
 from apps.stats import metrics
 from gateway_site.gateway_config import get_config
 
-PLAN_ATTRIBUTE = "_cache_plan"
 # An answer cut by max_tokens ("length") is still the complete answer to that request.
 # "content_filter" and unknown reasons may be transient: not cached.
 CACHEABLE_FINISH = frozenset({"stop", "length", "tool_calls"})
 
 
 def _plan(chat: ChatRequest) -> CachePlan:
-    plan = getattr(chat, PLAN_ATTRIBUTE, None)
-    if plan is None:
+    if chat.cache_plan is None:
         # the config the request started on (a reload mid-request does not change it)
-        plan = plan_for(chat, (chat.config or get_config()).cache)
-        setattr(chat, PLAN_ATTRIBUTE, plan)
-    return plan
+        chat.cache_plan = plan_for(chat, (chat.config or get_config()).cache)
+    return chat.cache_plan
 
 
 def _as_new_response(completion: dict[str, Any], chat: ChatRequest) -> dict[str, Any]:

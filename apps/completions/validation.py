@@ -33,6 +33,7 @@ class ChatRequest:
     cache_read: bool = True
     cache_write: bool = True
     config: GatewayConfig | None = None  # the config this request started on; a reload does not change it
+    cache_plan: Any = None  # set by apps.cache at lookup, reused by the store after the response
 
 
 def parse_chat_request(
