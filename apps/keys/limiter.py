@@ -55,13 +55,16 @@ WARN_EVERY = 60.0  # seconds between two "Redis unavailable" log lines
 
 ALLOWED, OVER_REQUESTS, OVER_TOKENS = 0, 1, 2
 
-CHECK_LUA = """
+# Both scripts take "now" in ms as ARGV[1]; 0 means Redis's own clock (tests pass a fixed one).
+NOW_LUA = """
 local now = tonumber(ARGV[1])
 if now == nil or now <= 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local window, max_requests = tonumber(ARGV[2]), tonumber(ARGV[3])
+"""
+
+CHECK_LUA = NOW_LUA + """local window, max_requests = tonumber(ARGV[2]), tonumber(ARGV[3])
 local max_tokens, cost = tonumber(ARGV[4]), tonumber(ARGV[5])
 local since = now - window
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
@@ -109,12 +112,7 @@ end
 return {verdict, now, count, free_at, reset_at, used, token_free_at, token_reset_at}
 """
 
-RECORD_LUA = """
-local now = tonumber(ARGV[1])
-if now == nil or now <= 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+RECORD_LUA = NOW_LUA + """
 local ends = math.floor(now / 1000) * 1000 + 1000
 redis.call('HINCRBY', KEYS[1], string.format('%d', ends), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 1000)
