@@ -9,6 +9,7 @@ Stores never delay a response: they run as background tasks (tasks.spawn).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from apps.cache import exact, semantic, tasks
@@ -21,6 +22,12 @@ from gateway_site.gateway_config import get_config
 # An answer cut by max_tokens ("length") is still the complete answer to that request.
 # "content_filter" and unknown reasons may be transient: not cached.
 CACHEABLE_FINISH = frozenset({"stop", "length", "tool_calls"})
+
+
+@dataclass
+class CachedAnswer:
+    kind: str  # "exact" or "semantic"
+    completion: dict[str, Any]
 
 
 def _plan(chat: ChatRequest) -> CachePlan:
@@ -37,18 +44,18 @@ def _as_new_response(completion: dict[str, Any], chat: ChatRequest) -> dict[str,
     return completion
 
 
-async def acache_lookup(chat: ChatRequest) -> tuple[str, dict[str, Any]] | None:
-    """("exact" | "semantic", completion) or None; counts misses per cache consulted."""
+async def acache_lookup(chat: ChatRequest) -> CachedAnswer | None:
+    """The answer a cache holds for this request, or None; counts misses per cache consulted."""
     plan = _plan(chat)
     if plan.exact_read:
         completion = await exact.aget(plan.exact_key)
         if completion is not None:
-            return "exact", _as_new_response(completion, chat)
+            return CachedAnswer("exact", _as_new_response(completion, chat))
         metrics.CACHE_MISSES.labels("exact").inc()
     if plan.semantic_read and await semantic.aavailable():
         hit = await semantic.alookup(plan.semantic)
         if hit is not None:
-            return "semantic", _as_new_response(hit.completion, chat)
+            return CachedAnswer("semantic", _as_new_response(hit.completion, chat))
         metrics.CACHE_MISSES.labels("semantic").inc()
     return None
 

@@ -9,17 +9,13 @@ from typing import Any
 
 import orjson
 
-from apps.completions import hooks
+from apps.cache.replay import replay_as_stream
+from apps.cache.services import CachedAnswer, acache_lookup, cache_store
+from apps.completions.accounting import record_usage
 from apps.completions.providers import base
 from apps.completions.providers.registry import adapter_for
 from apps.completions.providers.types import ModelRoute, StreamEventError
-from apps.completions.router import (
-    AttemptFailure,
-    arun_with_fallbacks,
-    candidate_routes,
-    failure_from_status,
-)
-from apps.completions.accounting import record_usage
+from apps.completions.router import AttemptFailure, arun_with_fallbacks, candidate_routes, failure_from_status
 from apps.completions.streaming import StreamStart, relay_stream
 from apps.completions.validation import ChatRequest
 from apps.stats import metrics
@@ -38,7 +34,7 @@ class ChatResponse:
 
 async def achat_completion(chat: ChatRequest) -> ChatResponse:
     started = time.perf_counter()
-    cached = await hooks.acache_lookup(chat)
+    cached = await acache_lookup(chat)
     if cached is not None:
         return _cached_response(chat, cached, started)
     routes = candidate_routes(chat.route, chat.key, chat.config or get_config())
@@ -57,16 +53,16 @@ async def achat_completion(chat: ChatRequest) -> ChatResponse:
         return ChatResponse(headers=headers, stream=relay_stream(chat, start, outcome, started))
     record_usage(chat, started=started, status=200, route=outcome.route, usage=completion.get("usage"), attempts=outcome.attempts)
     if outcome.route is chat.route:  # a fallback model's answer is not cached as the requested model's
-        await hooks.acache_store(chat, completion)
+        cache_store(chat, completion)  # returns at once: the writes run after the response
     return ChatResponse(headers=headers, body=body)
 
 
-def _cached_response(chat: ChatRequest, cached: hooks.CachedAnswer, started: float) -> ChatResponse:
+def _cached_response(chat: ChatRequest, cached: CachedAnswer, started: float) -> ChatResponse:
     metrics.CACHE_HITS.labels(cached.kind).inc()
     record_usage(chat, started=started, status=200, usage=cached.completion.get("usage"), cache=cached.kind)
     headers = {"X-Cache": f"HIT-{cached.kind.upper()}"}
     if chat.stream:
-        return ChatResponse(headers=headers, stream=hooks.replay_as_stream(cached.completion, include_usage=chat.include_usage))
+        return ChatResponse(headers=headers, stream=replay_as_stream(cached.completion, include_usage=chat.include_usage))
     return ChatResponse(headers=headers, body=orjson.dumps(cached.completion))
 
 

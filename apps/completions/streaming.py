@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from apps.completions import hooks
+from apps.cache.services import StreamRecorder
 from apps.completions.accounting import record_usage
 from apps.completions.providers import base
 from apps.completions.providers.registry import adapter_for
@@ -50,7 +50,7 @@ def error_event(error: GatewayError, request_id: str) -> bytes:
 async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: RouteOutcome, started: float) -> AsyncIterator[bytes]:
     adapter = adapter_for(start.route.provider.protocol)
     state = start.state
-    collector = hooks.StreamCollector(chat)
+    collector = StreamRecorder(chat)  # rebuilds the answer; stored only once complete
     status, error_code, complete, ttft_ms = 200, "", False, None
     try:
         yield _encode_all(start.first_chunks, collector)
@@ -90,7 +90,7 @@ async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: RouteOutc
             collector.finish(state.usage)
 
 
-def _encode_all(chunks: list[dict[str, Any]], collector: hooks.StreamCollector) -> bytes:
+def _encode_all(chunks: list[dict[str, Any]], collector: StreamRecorder) -> bytes:
     for chunk in chunks:
         collector.add(chunk)
     return b"".join(encode_chunk(chunk) for chunk in chunks)

@@ -70,26 +70,26 @@ def answer(text: str = "Paris is the capital of France.") -> dict[str, Any]:
 def remember(payload: dict[str, Any], *, namespace: str, text: str = "Paris is the capital of France.",
              cache_control: str = "") -> None:
     """What the completion path does on a miss: look up, then store the upstream's answer."""
-    from apps.completions import hooks
+    from apps.cache.services import acache_lookup, cache_store
 
     semantic.warm_up()  # lookups skip the semantic cache while the model loads
 
     chat = chat_request(payload, namespace=namespace, cache_control=cache_control)
 
     async def miss_then_store():
-        await hooks.acache_lookup(chat)
-        await hooks.acache_store(chat, answer(text))
+        await acache_lookup(chat)
+        cache_store(chat, answer(text))
 
     run(miss_then_store())
 
 
 def recall(payload: dict[str, Any], *, namespace: str, cache_control: str = ""):
     """The CachedAnswer a request would be served, or None."""
-    from apps.completions import hooks
+    from apps.cache.services import acache_lookup
 
     semantic.warm_up()
 
-    return run(hooks.acache_lookup(chat_request(payload, namespace=namespace, cache_control=cache_control)))
+    return run(acache_lookup(chat_request(payload, namespace=namespace, cache_control=cache_control)))
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from apps.cache import semantic
-from apps.completions import hooks
+from apps.cache.services import acache_lookup
 from tests.cache.conftest import ask, chat_request, recall, remember, run
 from tests.cache.served import wait_until
 
@@ -25,7 +25,7 @@ def test_it_skips_semantic_lookups_until_the_model_is_loaded(namespace, monkeypa
     monkeypatch.setattr(semantic, "_model_state", {"ready": False, "loading": False})
     monkeypatch.setattr(semantic, "embed_sync", slow_first_load)
     paraphrase = ask("what's the capital of Peru", temperature=0)
-    assert run(hooks.acache_lookup(chat_request(paraphrase, namespace=namespace))) is None  # did not wait
+    assert run(acache_lookup(chat_request(paraphrase, namespace=namespace))) is None  # did not wait
     loaded.set()
     wait_until(lambda: semantic._model_state["ready"])
     assert recall(paraphrase, namespace=namespace).kind == "semantic"
