@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from apps.completions.breaker import breaker_allows, breaker_record_failure, breaker_record_success
@@ -45,7 +45,6 @@ class AttemptFailure(Exception):
 class RouteOutcome:
     route: ModelRoute
     attempts: int
-    failures: list[str] = field(default_factory=list)
 
 
 def failure_from_status(route: ModelRoute, failure: UpstreamFailure, headers: dict[str, str]) -> AttemptFailure | GatewayError:

@@ -116,7 +116,7 @@ async def _attempt_stream(chat: ChatRequest, route: ModelRoute) -> StreamStart:
     except BaseException as exc:
         base.release_stream(response, complete=False)
         raise _stream_failure(route, exc) from None
-    return StreamStart(route, response, batches, state, first_chunks, upstream_started)
+    return StreamStart(route, response, batches, state, first_chunks)
 
 
 async def _first_chunks(adapter, state, batches: AsyncIterator) -> list[dict[str, Any]]:

@@ -40,7 +40,6 @@ class StreamStart:
     batches: AsyncIterator  # lists of SSE events, one list per network read
     state: Any
     first_chunks: list[dict[str, Any]]
-    upstream_started: float
 
 
 def error_event(error: GatewayError, request_id: str) -> bytes:
