@@ -1,7 +1,9 @@
 """The ASGI application: gateway_site.asgi:application.
 
-Django's ASGI handler speaks only HTTP; this wrapper answers the lifespan protocol so the
-server's shutdown flushes buffered usage records and closes upstream connections.
+/v1/ goes to the gateway's own router (gateway_site/api_asgi.py says why), everything
+else to Django. Django's handler speaks only HTTP; this wrapper also answers the lifespan
+protocol so the server's shutdown flushes buffered usage records and closes upstream
+connections.
 """
 
 import logging
@@ -9,9 +11,13 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
 
-from gateway_site.asgi_handler import get_gateway_asgi_application  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
 
-django_application = get_gateway_asgi_application()
+django_application = get_asgi_application()
+
+from gateway_site.api_asgi import serve_api  # noqa: E402  (needs Django set up)
+
+API_PREFIX = "/v1/"
 logger = logging.getLogger("gateway.lifespan")
 
 
@@ -36,6 +42,8 @@ async def _shutdown() -> None:
 
 
 async def application(scope, receive, send):
+    if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+        return await serve_api(scope, receive, send)
     if scope["type"] != "lifespan":
         return await django_application(scope, receive, send)
     while True:

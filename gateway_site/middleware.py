@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -25,6 +24,7 @@ from gateway_site.errors import (
     PermissionDenied,
     render_error_body,
 )
+from gateway_site.request_ids import new_request_id
 
 logger = logging.getLogger("gateway.errors")
 
@@ -35,10 +35,6 @@ _STATUS_ERRORS: dict[int, type[GatewayError]] = {
     405: MethodNotAllowed,
     413: PayloadTooLarge,
 }
-
-
-def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:24]
 
 
 def request_id_of(request: HttpRequest) -> str:

@@ -9,7 +9,6 @@ from apps.stats.views import HealthView, LivenessView, ReadinessView
 _public = {"authentication_classes": [], "permission_classes": []}
 
 urlpatterns = [
-    path("", include("apps.completions.urls")),
     path("", include("apps.stats.urls")),
     path("admin/", include("apps.cache.urls")),  # the admin API paths win over the console
     path("admin/", admin.site.urls),

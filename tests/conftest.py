@@ -105,6 +105,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
+def api():
+    """The ASGI application in process (see tests/asgi_client.py)."""
+    from tests.asgi_client import AsgiClient
+
+    return AsgiClient()
+
+
+@pytest.fixture
 def disposable_redis():
     """A Redis of the test's own, to stop and restart under running code."""
     from tests.services import DisposableRedis

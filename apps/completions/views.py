@@ -1,13 +1,15 @@
-"""The OpenAI-compatible endpoints: plain async views, kept thin."""
+"""The OpenAI-compatible endpoints, kept thin. They are served by gateway_site.api_asgi,
+not by Django's handler (see there why): they take an ApiRequest, return an ApiResponse."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+import orjson
 
 from apps.completions.services import achat_completion
 from apps.completions.validation import parse_chat_request
 from apps.keys.authentication import aauthenticate
 from apps.keys.limiter import arate_limit_check
+from gateway_site.api_asgi import ApiRequest, ApiResponse
 from gateway_site.errors import MethodNotAllowed, NotFound
 from gateway_site.gateway_config import get_config
 
@@ -16,15 +18,15 @@ def _model_object(route) -> dict:
     return {"id": route.name, "object": "model", "created": route.created, "owned_by": route.provider.name}
 
 
-async def models_list(request: HttpRequest) -> HttpResponse:
+async def models_list(request: ApiRequest) -> ApiResponse:
     if request.method != "GET":
         raise MethodNotAllowed(f"Method {request.method} not allowed")
     key = await aauthenticate(request)
     data = [_model_object(route) for route in get_config().models.values() if key.may_use_model(route.name)]
-    return JsonResponse({"object": "list", "data": data})
+    return ApiResponse(body=orjson.dumps({"object": "list", "data": data}))
 
 
-async def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
+async def model_detail(request: ApiRequest, model_id: str) -> ApiResponse:
     if request.method != "GET":
         raise MethodNotAllowed(f"Method {request.method} not allowed")
     key = await aauthenticate(request)
@@ -32,25 +34,22 @@ async def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
     if route is None or not key.may_use_model(model_id):
         # 404 like OpenAI (the SDK raises NotFoundError); a forbidden model is not revealed.
         raise NotFound(f"The model '{model_id}' does not exist", param="model")
-    return JsonResponse(_model_object(route))
+    return ApiResponse(body=orjson.dumps(_model_object(route)))
 
 
-async def chat_completions(request: HttpRequest) -> HttpResponse:
+async def chat_completions(request: ApiRequest) -> ApiResponse:
     if request.method != "POST":
         raise MethodNotAllowed(f"Method {request.method} not allowed; use POST")
     key = await aauthenticate(request)
     limit_headers = await arate_limit_check(key, request_id=request.request_id)
     chat = parse_chat_request(
         request.body, key=key, config=get_config(), request_id=request.request_id,
-        cache_control=request.headers.get("Cache-Control", ""),
+        cache_control=request.headers.get("cache-control", ""),
     )
     result = await achat_completion(chat)
+    headers = {**limit_headers, **result.headers}
     if result.stream is not None:
-        response = StreamingHttpResponse(result.stream, content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"  # proxies such as nginx must not buffer the stream
-    else:
-        response = HttpResponse(result.body, content_type="application/json")
-    for name, value in {**limit_headers, **result.headers}.items():
-        response[name] = value
-    return response
+        headers["Cache-Control"] = "no-cache"
+        headers["X-Accel-Buffering"] = "no"  # proxies such as nginx must not buffer the stream
+        return ApiResponse(stream=result.stream, headers=headers, content_type="text/event-stream")
+    return ApiResponse(body=result.body, headers=headers)

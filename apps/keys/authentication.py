@@ -9,11 +9,9 @@ from apps.keys.registry import KeyInfo, akey_lookup, key_lookup
 from gateway_site.errors import PermissionDenied
 
 
-def raw_key_from_headers(meta: dict) -> str:
-    key = meta.get("HTTP_X_API_KEY", "")
-    if key:
-        return key.strip()
-    authorization = meta.get("HTTP_AUTHORIZATION", "")
+def raw_key_from(x_api_key: str, authorization: str) -> str:
+    if x_api_key:
+        return x_api_key.strip()
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer":
         return credentials.strip()
@@ -21,8 +19,9 @@ def raw_key_from_headers(meta: dict) -> str:
 
 
 async def aauthenticate(request) -> KeyInfo:
-    """For the async views; raises InvalidApiKey."""
-    key = await akey_lookup(raw_key_from_headers(request.META))
+    """For the /v1/ views (an ApiRequest, headers in lower case); raises InvalidApiKey."""
+    headers = request.headers
+    key = await akey_lookup(raw_key_from(headers.get("x-api-key", ""), headers.get("authorization", "")))
     request.api_key = key
     return key
 
@@ -39,7 +38,8 @@ class KeyPrincipal:
 
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        key = key_lookup(raw_key_from_headers(request.META))
+        meta = request.META
+        key = key_lookup(raw_key_from(meta.get("HTTP_X_API_KEY", ""), meta.get("HTTP_AUTHORIZATION", "")))
         request._request.api_key = key
         return KeyPrincipal(key), key
 

@@ -21,6 +21,10 @@ def api_routes() -> set[str]:
                 routes.add(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", "/" + route))  # <path:id> -> {id}
 
     walk(get_resolver().url_patterns)
+    from apps.completions.urls import api_routes  # /v1/, served outside Django's resolver
+
+    routes.update(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.pattern) for route in api_routes)
+    assert "/v1/models/{model_id}" in routes
     return {
         route for route in routes
         if not route.startswith(("/^static", "/docs", "/redoc", "/openapi.json"))
