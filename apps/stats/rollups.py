@@ -51,22 +51,51 @@ def bucket_start(moment: dt.datetime, span: str) -> dt.datetime:
 
 
 def rollups_add(batch: list[UsageData]) -> None:
-    usage: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, Decimal(0), 0.0])
-    keys: dict[tuple, list] = defaultdict(lambda: ["", 0, 0, 0])
+    # The writer shares the GIL with the event loop: sum each record once into its hour,
+    # with integer hour numbers, and derive the days from the hours.
+    hours: dict[tuple, list] = {}
+    key_hours: dict[tuple, list] = {}
     for record in batch:
+        hour = int(record.created_at.timestamp()) // 3600
         throttled = int(record.error_code == THROTTLED_CODE)
-        for span, _ in SPANS:
-            bucket = bucket_start(record.created_at, span)
-            _add(usage[(span, bucket, record.provider, record.model, record.cache)], (
-                1, throttled, int(record.status_code >= 400), record.prompt_tokens, record.completion_tokens,
-                record.total_tokens, Decimal(record.cost_usd), record.latency_ms,
-            ))
-            key_row = keys[(span, bucket, record.api_key_id or 0)]
-            key_row[0] = key_row[0] or record.key_prefix
-            _add(key_row, ("", 1, throttled, record.total_tokens), start=1)
+        row = hours.get(group := (hour, record.provider, record.model, record.cache))
+        if row is None:
+            row = hours[group] = [0, 0, 0, 0, 0, 0, Decimal(0), 0.0]
+        row[0] += 1
+        row[1] += throttled
+        row[2] += record.status_code >= 400
+        row[3] += record.prompt_tokens
+        row[4] += record.completion_tokens
+        row[5] += record.total_tokens
+        row[6] += record.cost_usd
+        row[7] += record.latency_ms
+        key_row = key_hours.get(group := (hour, record.api_key_id or 0))
+        if key_row is None:
+            key_row = key_hours[group] = [record.key_prefix, 0, 0, 0]
+        key_row[1] += 1
+        key_row[2] += throttled
+        key_row[3] += record.total_tokens
     with connection.cursor() as cursor:
-        _upsert(cursor, "stats_usagerollup", ("span", "bucket", "provider", "model", "cache"), USAGE_COLUMNS, usage)
-        _upsert(cursor, "stats_keyrollup", ("span", "bucket", "key_id"), ("key_prefix", *KEY_COLUMNS), keys)
+        _upsert(cursor, "stats_usagerollup", ("span", "bucket", "provider", "model", "cache"), USAGE_COLUMNS, _by_span(hours))
+        _upsert(cursor, "stats_keyrollup", ("span", "bucket", "key_id"), ("key_prefix", *KEY_COLUMNS), _by_span(key_hours, sums_from=1))
+
+
+def _by_span(hours: dict[tuple, list], *, sums_from: int = 0) -> dict[tuple, list]:
+    """{(hour number, *group): row} -> {(span, bucket, *group): row}, for hours and days;
+    the row's values from index `sums_from` on are sums (a key row starts with its prefix)."""
+    rows: dict[tuple, list] = {}
+    for (hour, *group), sums in hours.items():
+        rows[(Span.HOUR, _hour_start(hour), *group)] = list(sums)
+        day = rows.get(day_group := (Span.DAY, _hour_start(hour - hour % 24), *group))
+        if day is None:
+            rows[day_group] = list(sums)
+        else:
+            _add(day, sums, start=sums_from)
+    return rows
+
+
+def _hour_start(hour: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(hour * 3600, dt.timezone.utc)
 
 
 def rollups_rebuild() -> None:

@@ -71,3 +71,18 @@ def test_it_takes_since_as_an_iso_8601_query_parameter(client, admin_key, histor
     assert response.json()["total_requests"] == expected(dt.datetime(2026, 3, 2, 13, tzinfo=dt.timezone.utc))[0]
     offset = client.get("/stats", {"since": "2026-03-02T15:00:00+02:00"}, HTTP_X_API_KEY=admin_key)
     assert offset.json()["total_requests"] == response.json()["total_requests"]
+
+
+def test_incremental_rollups_equal_a_rebuild_row_for_row(history):
+    from apps.stats.models import KeyRollup, UsageRollup
+
+    def table_rows():
+        return [
+            sorted(tuple(row.values()) for row in model.objects.values(*(f.name for f in model._meta.fields if f.name != "id")))
+            for model in (UsageRollup, KeyRollup)
+        ]
+
+    incremental = table_rows()
+    assert len(incremental[0]) > 50 and len(incremental[1]) > 50  # hours and days, several groups each
+    rollups_rebuild()
+    assert table_rows() == incremental
