@@ -29,14 +29,9 @@ async def acount_lookup(*, hit: bool, similarity: float = 0.0) -> None:
             _local[name] += value
         return
 
-    async def add(client) -> None:
-        pipe = client.pipeline(transaction=False)
-        for name, value in increments.items():
-            if value:
-                pipe.hincrby(exact.full_key(KEY), name, value)
-        await pipe.execute()
-
-    await exact.acall(add)
+    for name, value in increments.items():
+        if value:
+            await exact.acall("HINCRBY", exact.full_key(KEY), name, value)
 
 
 def semantic_counters() -> dict[str, int]:

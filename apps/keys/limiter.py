@@ -30,7 +30,6 @@ import asyncio
 import hashlib
 import logging
 import math
-import secrets
 import threading
 import time
 from collections import deque
@@ -45,7 +44,9 @@ from apps.stats import metrics
 from apps.stats.usage import UsageData, usage_record
 from gateway_site.errors import RateLimitExceeded, ServiceUnavailable
 from gateway_site.gateway_config import get_config
-from gateway_site.redis_client import get_async_redis, get_sync_redis, redis_configured, redis_gate
+from gateway_site.fast_redis import get_fast_redis
+from gateway_site.redis_client import get_sync_redis, redis_configured, redis_gate
+from gateway_site.request_ids import unique_token
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ async def adecide(key_id: str, limits: Limits, *, cost: int, now_ms: int | None 
         return _local.decide(key_id, limits, cost=cost, now_ms=now_ms or _now_ms())
     if not redis_gate.is_open():
         return None
-    args = (now_ms or 0, WINDOW_MS, limits.requests, limits.tokens or 0, cost, secrets.token_hex(8))
+    args = (now_ms or 0, WINDOW_MS, limits.requests, limits.tokens or 0, cost, unique_token())
     try:
         raw = await _aeval(_CHECK, redis_keys(key_id), args)
     except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
@@ -246,11 +247,11 @@ def redis_keys(key_id: str) -> tuple[str, str]:
 
 
 async def _aeval(script: _Script, keys: tuple[str, ...], args: tuple) -> list:
-    client = get_async_redis()
+    client = await get_fast_redis()
     try:
-        return await client.evalsha(script.sha, len(keys), *keys, *args)
+        return await client.execute("EVALSHA", script.sha, len(keys), *keys, *args)
     except NoScriptError:  # Redis restarted or flushed its script cache; EVAL caches it again
-        return await client.eval(script.source, len(keys), *keys, *args)
+        return await client.execute("EVAL", script.source, len(keys), *keys, *args)
 
 
 def _record_sync(key_id: str, tokens: int, now_ms: int | None) -> None:
