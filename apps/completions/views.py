@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import orjson
 
+from apps.cache.services import cache_prefetch
 from apps.completions.services import achat_completion
 from apps.completions.validation import parse_chat_request
 from apps.keys.authentication import aauthenticate
 from apps.keys.limiter import arate_limit_check
 from gateway_site.api_asgi import ApiRequest, ApiResponse
-from gateway_site.errors import MethodNotAllowed, NotFound
+from gateway_site.errors import GatewayError, MethodNotAllowed, NotFound
 from gateway_site.gateway_config import get_config
 
 
@@ -41,11 +42,16 @@ async def chat_completions(request: ApiRequest) -> ApiResponse:
     if request.method != "POST":
         raise MethodNotAllowed(f"Method {request.method} not allowed; use POST")
     key = await aauthenticate(request)
+    try:
+        chat = parse_chat_request(
+            request.body, key=key, config=get_config(), request_id=request.request_id,
+            cache_control=request.headers.get("cache-control", ""),
+        )
+    except GatewayError:
+        await arate_limit_check(key, request_id=request.request_id)  # a bad request counts too; 429 first
+        raise
+    cache_prefetch(chat)  # the cache's Redis GET shares the rate limiter's round trip
     limit_headers = await arate_limit_check(key, request_id=request.request_id)
-    chat = parse_chat_request(
-        request.body, key=key, config=get_config(), request_id=request.request_id,
-        cache_control=request.headers.get("cache-control", ""),
-    )
     result = await achat_completion(chat)
     headers = {**limit_headers, **result.headers}
     if result.stream is not None:
