@@ -16,10 +16,10 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from apps.stats import metrics
@@ -109,10 +109,19 @@ async def _flush_forever() -> None:
             if not await aflush_once():
                 await asyncio.sleep(1.0)  # database unavailable: keep the records, try again
                 break
+            # Go on at once only while full batches wait. Flushing whatever trickled in
+            # meanwhile made, under load, a stream of tiny batches, each paying a thread
+            # hop, a transaction and two rollup upserts (~40 µs per request, measured).
+            if len(_buffer) < BATCH_SIZE:
+                break
+
+
+# One thread of its own: one database connection, kept, and no thread pool juggling.
+_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-writer")
 
 
 async def aflush_once() -> bool:
-    return await sync_to_async(flush_once, thread_sensitive=False)()
+    return await asyncio.get_running_loop().run_in_executor(_writer, flush_once)
 
 
 def flush_once() -> bool:
