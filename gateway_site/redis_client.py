@@ -1,4 +1,6 @@
-"""Redis connections shared by the gateway's modules.
+"""Redis connections shared by the gateway's modules: the sync client (pub/sub, admin,
+sync callers) and the gate every Redis user consults. The request path's async commands
+go through gateway_site/fast_redis.py.
 
 Short socket timeouts everywhere: a dead Redis must cost a request at most ~50 ms, never
 hang it. Callers treat any RedisError as "Redis unavailable" and degrade.
@@ -6,16 +8,13 @@ hang it. Callers treat any RedisError as "Redis unavailable" and degrade.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
 import redis
-import redis.asyncio as aredis
 from django.conf import settings
 
 _sync_client: redis.Redis | None = None
-_async_clients: dict[int, aredis.Redis] = {}
 _lock = threading.Lock()
 
 
@@ -34,15 +33,6 @@ def get_sync_redis() -> redis.Redis:
         if _sync_client is None:
             _sync_client = redis.Redis.from_url(settings.REDIS_URL, **_options())
         return _sync_client
-
-
-def get_async_redis() -> aredis.Redis:
-    """One client per event loop: redis.asyncio connections belong to the loop that made them."""
-    loop_id = id(asyncio.get_running_loop())
-    client = _async_clients.get(loop_id)
-    if client is None:
-        client = _async_clients[loop_id] = aredis.Redis.from_url(settings.REDIS_URL, **_options())
-    return client
 
 
 class RedisGate:

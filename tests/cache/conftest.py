@@ -18,7 +18,7 @@ import pytest
 from apps.cache import semantic, tasks
 from apps.completions.validation import ChatRequest, parse_chat_request
 from apps.keys.registry import KeyInfo
-from gateway_site import gateway_config, redis_client
+from gateway_site import fast_redis, gateway_config, redis_client
 from tests.gateway_server import GatewayServer
 
 def key_info(namespace: str, key_id: int = 1) -> KeyInfo:
@@ -51,10 +51,8 @@ def run(coro):
             await tasks.adrain()
             return result
         finally:
-            # redis.asyncio clients belong to their loop; this one is about to close.
-            client = redis_client._async_clients.pop(id(asyncio.get_running_loop()), None)
-            if client is not None:
-                await client.aclose()
+            # Redis connections belong to their loop; this one is about to close.
+            await fast_redis.close_fast_redis()
 
     return asyncio.run(main())
 
@@ -104,9 +102,9 @@ def other_namespace() -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache_state():
-    """Async Redis clients belong to one event loop; each test runs its own loops."""
+    """Redis connections belong to one event loop; each test runs its own loops."""
     yield
-    redis_client._async_clients.clear()
+    fast_redis.reset_fast_redis()
     redis_client.redis_gate.reset()
     semantic.forget_state()
 
