@@ -13,20 +13,26 @@ from apps.cache import embedder
 
 
 class FakeModel:
-    """Stands in for SentenceTransformer: records each encode call's batch."""
+    """Stands in for SentenceTransformer (the two steps embedder uses): records each
+    batch it is given."""
 
     def __init__(self, fail: bool = False) -> None:
         self.batches: list[list[str]] = []
         self.fail = fail
 
-    def encode(self, texts, **kwargs):
+    def preprocess(self, texts):
         self.batches.append(list(texts))
         if self.fail:
             raise RuntimeError("model broke")
-        vectors = np.zeros((len(texts), embedder.DIMENSIONS), dtype=np.float32)
+        return list(texts)
+
+    def forward(self, texts):
+        import torch
+
+        vectors = torch.zeros((len(texts), embedder.DIMENSIONS))
         for row, text in enumerate(texts):
             vectors[row, len(text) % embedder.DIMENSIONS] = 1.0
-        return vectors
+        return {"sentence_embedding": vectors}
 
 
 @pytest.fixture
@@ -148,3 +154,11 @@ def test_the_model_loads_from_the_wheel_offline_on_one_thread(real_model):
     assert embedder.model_path().endswith("model")
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     assert torch.get_num_threads() == 1
+
+
+def test_the_real_model_gives_exactly_what_sentence_transformers_encode_gives(real_model):
+    texts = ["How do I reverse a list in Python?", "hi", "What is the capital of Peru, and why is it there? " * 20]
+    ours = np.array(embedder.embed_sync(texts))
+    theirs = real_model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    assert ours.shape == theirs.shape == (3, 384)
+    assert np.abs(ours - theirs).max() < 1e-5
