@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,14 +110,17 @@ def main() -> None:
                 ("gateway", f"{url}/v1/chat/completions", auth, BODY, STREAM_BODY),
             ]
             for name, target, headers, body, _ in targets:  # warm-up: connections, imports, caches
-                run_wrk(target, body_template=body, prompt=PROMPT, headers=headers, connections=4, seconds=2)
+                run_wrk(target, body_template=body, prompt=f"{PROMPT} {uuid.uuid4().hex[:8]}", headers=headers, connections=4, seconds=2)
             results = {}
             print("| mode | connections | target | requests/s | p50 ms | p99 ms | errors |")
             print("|---|---:|---|---:|---:|---:|---:|")
             for mode in ("non-stream", "stream"):
                 for count in connections:
                     for name, target, headers, body, stream_body in targets:
-                        result = run_wrk(target, body_template=stream_body if mode == "stream" else body, prompt=PROMPT,
+                        # wrk numbers prompts from 1 in every run: a prompt of the run's own, or
+                        # the gateway's exact cache would answer what an earlier run asked.
+                        prompt = f"{PROMPT} {uuid.uuid4().hex[:8]}"
+                        result = run_wrk(target, body_template=stream_body if mode == "stream" else body, prompt=prompt,
                                          headers=headers, connections=count, seconds=args.seconds, threads=2 if count > 1 else 1)
                         results[(mode, count, name)] = result
                         print(f"| {mode} | {count} | {name} | {result.rps:.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.errors} |", flush=True)

@@ -75,10 +75,15 @@ class _ClientGone(Exception):
     """The client hung up before its request body arrived."""
 
 
-def _routes() -> list[ApiRoute]:
-    from apps.completions.urls import api_routes  # the views import models: only once Django is set up
+_api_routes: list[ApiRoute] = []
 
-    return api_routes
+
+def _routes() -> list[ApiRoute]:
+    if not _api_routes:
+        from apps.completions.urls import api_routes  # the views import models: only once Django is set up
+
+        _api_routes.extend(api_routes)
+    return _api_routes
 
 
 async def serve_api(scope: dict, receive, send) -> None:
@@ -86,7 +91,8 @@ async def serve_api(scope: dict, receive, send) -> None:
     request = ApiRequest(
         method=scope["method"],
         path=scope["path"],
-        headers={name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]},
+        # ASGI servers hand header names over in lower case already
+        headers={name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]},
         request_id=new_request_id(),
     )
     route, arguments = _resolve(request.path)
@@ -151,15 +157,8 @@ def _error_response(exc: Exception, request: ApiRequest) -> ApiResponse:
     return ApiResponse(body=body, status=exc.status, headers=dict(exc.headers))
 
 
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
 def _observe(request: ApiRequest, route: ApiRoute | None, status: int, started: float) -> None:
-    # The route pattern, never the raw path: ids in paths would explode the label space.
-    endpoint = route.pattern if route is not None else "unmatched"
-    method = request.method if request.method in _METHODS else "OTHER"
-    metrics.REQUESTS.labels(method, endpoint, str(status)).inc()
-    metrics.REQUEST_DURATION.labels(endpoint).observe(time.perf_counter() - started)
+    metrics.observe_request(request.method, route.pattern if route is not None else "unmatched", status, started)
 
 
 def _header_list(response: ApiResponse) -> list[tuple[bytes, bytes]]:

@@ -87,16 +87,10 @@ class ApiMiddleware:
         return exception_response(exception, request)
 
 
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
 def _observe(request: HttpRequest, response: HttpResponse, started: float) -> None:
-    # The route pattern, never the raw path: ids in paths would explode the label space.
     match = getattr(request, "resolver_match", None)
     endpoint = "/" + match.route if match is not None else "unmatched"
-    method = request.method if request.method in _METHODS else "OTHER"
-    metrics.REQUESTS.labels(method, endpoint, str(response.status_code)).inc()
-    metrics.REQUEST_DURATION.labels(endpoint).observe(time.perf_counter() - started)
+    metrics.observe_request(request.method, endpoint, response.status_code, started)
 
 
 def exception_response(exception: Exception, request: HttpRequest) -> HttpResponse:

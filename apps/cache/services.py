@@ -61,12 +61,12 @@ async def acache_lookup(chat: ChatRequest) -> CachedAnswer | None:
         completion = await exact.aget(plan.exact_key, prefetched=prefetched)
         if completion is not None:
             return CachedAnswer("exact", _as_new_response(completion, chat))
-        metrics.CACHE_MISSES.labels("exact").inc()
+        metrics.child(metrics.CACHE_MISSES, "exact").inc()
     if plan.semantic_read and await semantic.aavailable():
         hit = await semantic.alookup(plan.semantic)
         if hit is not None:
             return CachedAnswer("semantic", _as_new_response(hit.completion, chat))
-        metrics.CACHE_MISSES.labels("semantic").inc()
+        metrics.child(metrics.CACHE_MISSES, "semantic").inc()
     return None
 
 

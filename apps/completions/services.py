@@ -58,7 +58,7 @@ async def achat_completion(chat: ChatRequest) -> ChatResponse:
 
 
 def _cached_response(chat: ChatRequest, cached: CachedAnswer, started: float) -> ChatResponse:
-    metrics.CACHE_HITS.labels(cached.kind).inc()
+    metrics.child(metrics.CACHE_HITS, cached.kind).inc()
     record_usage(chat, started=started, status=200, usage=cached.completion.get("usage"), cache=cached.kind)
     headers = {"X-Cache": f"HIT-{cached.kind.upper()}"}
     if chat.stream:
@@ -77,7 +77,7 @@ async def _attempt_json(chat: ChatRequest, route: ModelRoute) -> tuple[dict[str,
         raise AttemptFailure(ProviderTimeout(str(exc)), retryable=True, reason="timeout") from None
     except base.UpstreamConnectionError as exc:
         raise AttemptFailure(ProviderError(str(exc)), retryable=True, reason="connection") from None
-    metrics.UPSTREAM_LATENCY.labels(route.provider.name).observe(time.perf_counter() - upstream_started)
+    metrics.child(metrics.UPSTREAM_LATENCY, route.provider.name).observe(time.perf_counter() - upstream_started)
     if response.status != 200:
         _raise_for_status(adapter, route, response.status, response.body, response.headers)
     try:
@@ -108,7 +108,7 @@ async def _attempt_stream(chat: ChatRequest, route: ModelRoute) -> StreamStart:
     if response.status != 200:
         body = await base.read_error_body(response)
         _raise_for_status(adapter, route, response.status, body, dict(response.headers))
-    metrics.UPSTREAM_LATENCY.labels(route.provider.name).observe(time.perf_counter() - upstream_started)
+    metrics.child(metrics.UPSTREAM_LATENCY, route.provider.name).observe(time.perf_counter() - upstream_started)
     state = adapter.start_stream(route=route, completion_id=f"chatcmpl-{chat.request_id[4:]}", created=int(time.time()))
     batches = base.stream_event_batches(response, route.provider)
     try:

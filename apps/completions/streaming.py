@@ -54,7 +54,7 @@ async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: RouteOutc
     try:
         yield _encode_all(start.first_chunks, collector)
         ttft_ms = (time.perf_counter() - started) * 1000
-        metrics.TIME_TO_FIRST_TOKEN.labels(start.route.provider.name).observe(ttft_ms / 1000)
+        metrics.child(metrics.TIME_TO_FIRST_TOKEN, start.route.provider.name).observe(ttft_ms / 1000)
         async for events in start.batches:
             chunks = [chunk for event in events for chunk in adapter.parse_stream_event(state, event)]
             if chunks:

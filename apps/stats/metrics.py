@@ -7,7 +7,9 @@ Labels never carry an API key.
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 from collections.abc import Iterable
 
 from prometheus_client import (
@@ -47,6 +49,25 @@ CIRCUIT_STATE = Gauge(
 )
 USAGE_DROPPED = Counter("gateway_usage_records_dropped_total", "Usage records lost because the buffer overflowed")
 USAGE_WRITE_FAILURES = Counter("gateway_usage_write_failures_total", "Failed batch writes of usage records (retried)")
+
+
+@functools.lru_cache(maxsize=4096)
+def child(metric, *label_values: str):
+    """metric.labels(*label_values), remembered: prometheus_client validates and locks on
+    every labels() call, a few µs a time on the request path. Bounded: label values are
+    routes, statuses, providers and models, never ids."""
+    return metric.labels(*label_values)
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def observe_request(method: str, endpoint: str, status: int, started: float) -> None:
+    """`endpoint` is the route pattern, never the raw path: ids in paths would explode the
+    label space; `started` is a time.perf_counter() reading."""
+    method = method if method in _METHODS else "OTHER"
+    child(REQUESTS, method, endpoint, str(status)).inc()
+    child(REQUEST_DURATION, endpoint).observe(time.perf_counter() - started)
 
 
 def circuit_state_changed(provider: str, state: str) -> None:

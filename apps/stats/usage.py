@@ -80,9 +80,9 @@ def usage_record(usage: UsageData) -> None:
 def _count_metrics(usage: UsageData) -> None:
     if usage.cache or not usage.provider:
         return
-    metrics.TOKENS.labels(usage.provider, usage.model, "prompt").inc(usage.prompt_tokens)
-    metrics.TOKENS.labels(usage.provider, usage.model, "completion").inc(usage.completion_tokens)
-    metrics.COST.labels(usage.provider, usage.model).inc(float(usage.cost_usd))
+    metrics.child(metrics.TOKENS, usage.provider, usage.model, "prompt").inc(usage.prompt_tokens)
+    metrics.child(metrics.TOKENS, usage.provider, usage.model, "completion").inc(usage.completion_tokens)
+    metrics.child(metrics.COST, usage.provider, usage.model).inc(float(usage.cost_usd))
 
 
 def _ensure_flusher() -> None:
