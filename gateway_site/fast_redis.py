@@ -229,23 +229,13 @@ _clients: dict[int, FastRedis] = {}
 _connecting: dict[int, asyncio.Task] = {}
 
 
-def connected_fast_redis() -> FastRedis | None:
-    """This event loop's client if it is connected, else None; never waits (for callers
-    that want their command to leave in this loop tick, with the others)."""
+async def get_fast_redis() -> FastRedis:
+    """This event loop's connected client, connecting (once for all concurrent callers)
+    if needed. Raises redis.exceptions.ConnectionError or TimeoutError."""
     loop = asyncio.get_running_loop()
     client = _clients.get(id(loop))
     if client is not None and client.loop is loop and not client.closed:
         return client
-    return None
-
-
-async def get_fast_redis() -> FastRedis:
-    """This event loop's connected client, connecting (once for all concurrent callers)
-    if needed. Raises redis.exceptions.ConnectionError or TimeoutError."""
-    client = connected_fast_redis()
-    if client is not None:
-        return client
-    loop = asyncio.get_running_loop()
     connecting = _connecting.get(id(loop))
     if connecting is None or connecting.get_loop() is not loop:
         forget_closed_loops()

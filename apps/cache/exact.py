@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import caches
 
 from apps.cache.canonical import namespace_token
-from gateway_site.fast_redis import connected_fast_redis, get_fast_redis
+from gateway_site.fast_redis import get_fast_redis
 from gateway_site.redis_client import redis_configured, redis_gate
 
 logger = logging.getLogger("gateway.cache")
@@ -77,14 +77,17 @@ async def acall(*command) -> Any:
     return await _reply(client.submit(*command))
 
 
-def prefetch(key: str) -> asyncio.Future | None:
-    """Sends the GET for `key` at once, so that it leaves in the same write as the rate
-    limiter's check (one round trip for both); `aget(key, prefetched=...)` reads the reply.
-    None when there is nothing to prefetch from: no Redis, Redis paused, not connected yet."""
+async def aprefetch(key: str) -> asyncio.Future | None:
+    """Sends the GET for `key` without waiting for the reply, so that it leaves in the same
+    write as the rate limiter's check (one round trip, and one timeout if Redis hangs, for
+    both); `aget(key, prefetched=...)` reads the reply. None without Redis or while paused.
+    Never suspends when the connection is up, so nothing else is sent in between."""
     if not (redis_configured() and gate.is_open()):
         return None
-    client = connected_fast_redis()
-    if client is None:
+    try:
+        client = await get_fast_redis()
+    except Exception as exc:  # RedisError, OSError: never fail the request
+        _failed(exc)
         return None
     reply = client.submit("GET", full_key(key))
     reply.add_done_callback(_retrieve)  # a refused request never reads it: no "never retrieved" warning

@@ -50,7 +50,7 @@ class CachePlan:
     semantic: SemanticQuery | None  # None: the semantic cache is off for this request
     semantic_read: bool
     semantic_write: bool
-    exact_prefetch: Any = None  # the exact cache's GET, if sent ahead (services.cache_prefetch)
+    exact_prefetch: Any = None  # the exact cache's GET, if sent ahead (services.acache_prefetch)
 
     @property
     def idle(self) -> bool:

@@ -44,13 +44,13 @@ def _as_new_response(completion: dict[str, Any], chat: ChatRequest) -> dict[str,
     return completion
 
 
-def cache_prefetch(chat: ChatRequest) -> None:
+async def acache_prefetch(chat: ChatRequest) -> None:
     """Sends the exact cache's GET now, before the rate limiter's check is sent, so both
     leave in one write and share one Redis round trip; the lookup then awaits the reply.
     (If the request is refused, the reply is simply dropped.)"""
     plan = _plan(chat)
     if plan.exact_read:
-        plan.exact_prefetch = exact.prefetch(plan.exact_key)
+        plan.exact_prefetch = await exact.aprefetch(plan.exact_key)
 
 
 async def acache_lookup(chat: ChatRequest) -> CachedAnswer | None:

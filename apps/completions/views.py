@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from apps.cache.services import cache_prefetch
+from apps.cache.services import acache_prefetch
 from apps.completions.services import achat_completion
 from apps.completions.validation import parse_chat_request
 from apps.keys.authentication import aauthenticate
@@ -50,7 +50,7 @@ async def chat_completions(request: ApiRequest) -> ApiResponse:
     except GatewayError:
         await arate_limit_check(key, request_id=request.request_id)  # a bad request counts too; 429 first
         raise
-    cache_prefetch(chat)  # the cache's Redis GET shares the rate limiter's round trip
+    await acache_prefetch(chat)  # the cache's Redis GET shares the rate limiter's round trip
     limit_headers = await arate_limit_check(key, request_id=request.request_id)
     result = await achat_completion(chat)
     headers = {**limit_headers, **result.headers}

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from apps.cache.services import acache_lookup, cache_prefetch
+from apps.cache.services import acache_lookup, acache_prefetch
 from apps.keys import limiter
 from gateway_site import fast_redis
 from tests.cache.conftest import ask, chat_request, remember, run
@@ -23,7 +23,7 @@ def test_the_cache_get_shares_the_rate_limit_checks_write(namespace):
 
     async def one_request():
         writes = count_writes(await fast_redis.get_fast_redis())
-        cache_prefetch(chat)
+        await acache_prefetch(chat)
         await limiter.arate_limit_check(chat.key)
         answer = await acache_lookup(chat)
         return writes, answer
@@ -44,7 +44,7 @@ def test_an_unread_prefetched_reply_that_fails_is_dropped_quietly(namespace):
     async def refused_request():
         asyncio.get_running_loop().set_exception_handler(lambda loop, context: loop_errors.append(context))
         await fast_redis.get_fast_redis()
-        cache_prefetch(chat)
+        await acache_prefetch(chat)
         assert chat.cache_plan.exact_prefetch is not None
         await fast_redis.close_fast_redis()  # the reply fails before anyone reads it
         assert chat.cache_plan.exact_prefetch.done()
