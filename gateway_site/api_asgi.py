@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from apps.keys.limiter import arate_limit_peek
 from apps.stats import metrics
 from gateway_site.errors import GatewayError, InternalError, NotFound, PayloadTooLarge, render_error_body
 from gateway_site.request_ids import new_request_id
@@ -91,8 +92,7 @@ async def serve_api(scope: dict, receive, send) -> None:
     request = ApiRequest(
         method=scope["method"],
         path=scope["path"],
-        # ASGI servers hand header names over in lower case already
-        headers={name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]},
+        headers={name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]},
         request_id=new_request_id(),
     )
     route, arguments = _resolve(request.path)
@@ -106,8 +106,6 @@ async def serve_api(scope: dict, receive, send) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure becomes a contract error, never a trace
         response = _error_response(exc, request)
     if request.api_key is not None and "X-RateLimit-Limit" not in response.headers:
-        from apps.keys.limiter import arate_limit_peek
-
         response.headers.update(await arate_limit_peek(request.api_key))
     response.headers["X-Request-ID"] = request.request_id
     _observe(request, route, response.status, started)
