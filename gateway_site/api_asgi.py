@@ -9,6 +9,10 @@ no ORM on the event loop's thread. So the ASGI application hands /v1/ to this ro
 which does for it what ApiMiddleware does for every other path: a request id, the body
 size limit, errors in the contract's shape, rate-limit headers and request metrics.
 The admin console, the admin API, health, stats and the docs stay with Django.
+
+A client that hangs up ends a stream at once (its upstream connection is closed); a
+non-streamed request runs to its end, because its answer is paid for either way: it is
+recorded and cached, and asking again is then a cache hit.
 """
 
 from __future__ import annotations
@@ -163,7 +167,7 @@ def _header_list(response: ApiResponse) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", response.content_type.encode("latin-1"))]
     if response.stream is None:
         headers.append((b"content-length", str(len(response.body)).encode("latin-1")))
-    headers.extend((name.encode("latin-1"), str(value).encode("latin-1")) for name, value in response.headers.items())
+    headers.extend((name.lower().encode("latin-1"), str(value).encode("latin-1")) for name, value in response.headers.items())
     return headers
 
 
