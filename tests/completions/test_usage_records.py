@@ -70,3 +70,20 @@ def test_it_cancels_the_upstream_when_the_client_disconnects(gateway, user_key, 
     assert fake_upstream.requests()["disconnects"].get("openai", 0) == before + 1
     [record] = wait_for_records(1, request_id=request_id)
     assert (record.status_code, record.error_code) == (499, "client_closed")
+
+
+def test_a_non_streamed_answer_the_client_left_is_recorded_and_cached(gateway, user_key, fake_upstream):
+    """The upstream answer is paid for either way: it is kept, so asking again is a hit."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": f"Worth keeping fake:delay=0.5 fake:tag={tag}"}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=0.2, headers={"X-API-Key": user_key})
+    # The record is written in a batch after the (unsent) response; the cache store was
+    # started just before it and takes a Redis round trip, so it is there by then.
+    [record] = wait_for_records(1, key_prefix=user_key[:12], status_code=200)
+    assert record.completion_tokens > 0 and record.cache == ""
+    again = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=30, headers={"X-API-Key": user_key})
+    assert again.status_code == 200 and again.headers["X-Cache"] == "HIT-EXACT"
+    assert fake_upstream.requests()["tags"][tag] == 1
