@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import caches
 
 from apps.cache.canonical import namespace_token
-from gateway_site.fast_redis import get_fast_redis
+from gateway_site.fast_redis import FastRedis, get_fast_redis
 from gateway_site.redis_client import redis_configured, redis_gate
 
 logger = logging.getLogger("gateway.cache")
@@ -67,14 +67,8 @@ def full_key(key: str) -> str:
 async def acall(*command) -> Any:
     """Runs one Redis command within the time budget (fast_redis enforces it); None if
     Redis is unavailable."""
-    if not gate.is_open():
-        return None
-    try:
-        client = await get_fast_redis()
-    except Exception as exc:  # RedisError, OSError: never fail the request
-        _failed(exc)
-        return None
-    return await _reply(client.submit(*command))
+    client = await _client()
+    return None if client is None else await _reply(client.submit(*command))
 
 
 async def aprefetch(key: str) -> asyncio.Future | None:
@@ -82,16 +76,23 @@ async def aprefetch(key: str) -> asyncio.Future | None:
     write as the rate limiter's check (one round trip, and one timeout if Redis hangs, for
     both); `aget(key, prefetched=...)` reads the reply. None without Redis or while paused.
     Never suspends when the connection is up, so nothing else is sent in between."""
-    if not (redis_configured() and gate.is_open()):
-        return None
-    try:
-        client = await get_fast_redis()
-    except Exception as exc:  # RedisError, OSError: never fail the request
-        _failed(exc)
+    client = await _client() if redis_configured() else None
+    if client is None:
         return None
     reply = client.submit("GET", full_key(key))
     reply.add_done_callback(_retrieve)  # a refused request never reads it: no "never retrieved" warning
     return reply
+
+
+async def _client() -> FastRedis | None:
+    """The connection, or None while Redis is paused or unreachable."""
+    if not gate.is_open():
+        return None
+    try:
+        return await get_fast_redis()
+    except Exception as exc:  # RedisError, OSError: never fail the request
+        _failed(exc)
+        return None
 
 
 async def _reply(reply: asyncio.Future) -> Any:
