@@ -77,7 +77,8 @@ def _encode(texts: list[str]) -> list[list[float]]:
     with _encode_lock:
         ENCODE_CALLS += 1
         ENCODED_TEXTS += len(texts)
-        return [vector for start in range(0, len(texts), MAX_BATCH) for vector in _forward(model, texts[start:start + MAX_BATCH])]
+        batches = (texts[start:start + MAX_BATCH] for start in range(0, len(texts), MAX_BATCH))
+        return [vector for batch in batches for vector in _forward(model, batch)]
 
 
 def _forward(model: Any, texts: list[str]) -> list[list[float]]:

@@ -3,14 +3,14 @@
 Keys are laid out as django-redis lays them out (`pgw:1:cache:exact:<ns>:<sha256>`,
 from the default cache's KEY_PREFIX and version), so the admin tools and `clear_cache`
 see them in our prefix, but the request path talks to Redis through the lean pipelined
-client of gateway_site/fast_redis.py: one GET per lookup, no thread hop, no pickling. Values are orjson, zlib-compressed
-past a few hundred bytes, behind a one-byte marker. Without REDIS_URL the same bytes go to
-Django's local-memory cache (one process only).
+client of gateway_site/fast_redis.py: one GET per lookup, no thread hop, no pickling.
+Values are orjson, zlib-compressed past a few hundred bytes, behind a one-byte marker.
+Without REDIS_URL the same bytes go to Django's local-memory cache (one process only).
 
 A dead or hung Redis must not slow requests down: every call is capped at the socket
-timeout (50 ms by default; fast_redis drops a connection that stops answering), and after a
-connection error, or a few timeouts in a row (one, if it failed before), Redis is skipped
-for a second. The first request after that second tries again, so caching resumes by
+timeout (50 ms by default; fast_redis drops a connection that stops answering), and
+after a connection error, or a few timeouts in a row (one, if it failed before), Redis
+is skipped for a second. The first request after that second tries again, so caching resumes by
 itself.
 """
 
