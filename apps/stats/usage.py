@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 MAX_BUFFERED = 50_000
 BATCH_SIZE = 500
 FLUSH_INTERVAL = 0.5  # seconds
+LOCK_TIMEOUT_MS = 500
 
 
 @dataclass
@@ -181,6 +182,11 @@ def _write(batch: list[UsageData]) -> None:
 
     table = connection.ops.quote_name(UsageRecord._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
+        # Never queue behind whoever holds these tables (a migration, a TRUNCATE, a VACUUM
+        # FULL): give up and retry later, keeping the records. Shorter than Postgres's 1 s
+        # deadlock_timeout, so a lock cycle ends with the writer backing off, not with
+        # the other side killed.
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
         with cursor.cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
             for usage in batch:
                 copy.write_row(_row(usage))
