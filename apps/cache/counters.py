@@ -29,9 +29,8 @@ async def acount_lookup(*, hit: bool, similarity: float = 0.0) -> None:
             _local[name] += value
         return
 
-    for name, value in increments.items():
-        if value:
-            await exact.acall("HINCRBY", exact.full_key(KEY), name, value)
+    key = exact.full_key(KEY)
+    await exact.acall_all(*(("HINCRBY", key, name, value) for name, value in increments.items() if value))
 
 
 def semantic_counters() -> dict[str, int]:

@@ -67,8 +67,18 @@ def full_key(key: str) -> str:
 async def acall(*command) -> Any:
     """Runs one Redis command within the time budget (fast_redis enforces it); None if
     Redis is unavailable."""
+    [reply] = await acall_all(command)
+    return reply
+
+
+async def acall_all(*commands: tuple) -> list[Any]:
+    """Runs several commands in one write (one round trip); a None for each if Redis is
+    unavailable."""
     client = await _client()
-    return None if client is None else await _reply(client.submit(*command))
+    if client is None:
+        return [None] * len(commands)
+    replies = [client.submit(*command) for command in commands]
+    return [await _reply(reply) for reply in replies]
 
 
 async def aprefetch(key: str) -> asyncio.Future | None:

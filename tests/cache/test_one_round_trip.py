@@ -53,3 +53,20 @@ def test_an_unread_prefetched_reply_that_fails_is_dropped_quietly(namespace):
 
     run(refused_request())
     assert loop_errors == []
+
+
+def test_a_semantic_hit_counts_its_three_figures_in_one_write():
+    from apps.cache.counters import acount_lookup, semantic_counters
+
+    before = semantic_counters()
+
+    async def count_a_hit():
+        writes = count_writes(await fast_redis.get_fast_redis())
+        await acount_lookup(hit=True, similarity=0.9)
+        return writes
+
+    writes = run(count_a_hit())
+    assert len(writes) == 1 and writes[0].count(b"HINCRBY") == 3
+    after = semantic_counters()
+    assert after["queries"] - before["queries"] == 1 and after["hits"] - before["hits"] == 1
+    assert after["similarity_micro"] - before["similarity_micro"] == 900_000
