@@ -1,31 +1,30 @@
 """The ASGI application: gateway_site.asgi:application.
 
-/v1/ goes to the gateway's own router (gateway_site/api_asgi.py says why), everything
-else to Django. Django's handler speaks only HTTP; this wrapper also answers the lifespan
-protocol so the server's shutdown flushes buffered usage records and closes upstream
-connections.
+This is where the parts are put together: the front door (gateway_site/front_door.py)
+gets the /v1/ routes, Django's application for every other path, the metrics callback,
+and the lifespan hooks: start-up installs a fresh per-process runtime; shutdown flushes
+buffered usage records and closes the runtime's connections.
 """
 
-import logging
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
 
+from django.conf import settings  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
 
-from gateway_site.api_asgi import serve_api  # noqa: E402  (needs Django set up)
+from apps.completions.urls import api_routes  # noqa: E402  (the apps need Django set up)
+from apps.stats.metrics import observe_request  # noqa: E402
+from apps.stats.usage import aflush_all  # noqa: E402
+from gateway_site import events, runtime  # noqa: E402
+from gateway_site.front_door import FrontDoor  # noqa: E402
 
-API_PREFIX = "/v1/"
-logger = logging.getLogger("gateway.lifespan")
 
-
-async def _startup() -> None:
-    import gc
-
-    from gateway_site import events
-
+async def startup() -> None:
+    runtime.install(runtime.Runtime())
     # Everything loaded so far lives as long as the process: keep the garbage collector
     # from walking it on every full collection (shorter pauses under load).
     gc.freeze()
@@ -33,28 +32,18 @@ async def _startup() -> None:
     events.ensure_listener()
 
 
-async def _shutdown() -> None:
-    from apps.completions.providers.base import close_sessions
-    from apps.stats.usage import aflush_all
+async def shutdown() -> None:
+    try:
+        await aflush_all()
+    finally:
+        await runtime.runtime().aclose()
 
-    await aflush_all()
-    await close_sessions()
 
-
-async def application(scope, receive, send):
-    if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
-        return await serve_api(scope, receive, send)
-    if scope["type"] != "lifespan":
-        return await django_application(scope, receive, send)
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await _startup()
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            try:
-                await _shutdown()
-            except Exception:
-                logger.exception("shutdown flush failed")
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+application = FrontDoor(
+    api_routes=api_routes,
+    django_app=django_application,
+    observe=observe_request,
+    max_body_bytes=lambda: settings.GATEWAY_MAX_BODY_BYTES,
+    startup=startup,
+    shutdown=shutdown,
+)

@@ -1,8 +1,8 @@
 """A lean asyncio Redis client for the request hot path (rate limiter, exact cache).
 
 redis-py's asyncio client spends ~85 µs of CPU per command on pool checkout, a per-call
-``asyncio.timeout``, observability hooks and a StreamWriter. Here each event loop has one
-RESP2 connection, an ``asyncio.Protocol`` whose replies hiredis parses:
+``asyncio.timeout``, observability hooks and a StreamWriter. Here each process has one
+RESP2 connection (one per event loop in tests), an ``asyncio.Protocol`` whose replies hiredis parses:
 
 - Auto-pipelining: ``submit`` only appends the encoded command to a buffer; one
   ``call_soon`` flush writes everything submitted in the same loop tick in one write.
@@ -32,6 +32,8 @@ from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from gateway_site import runtime
 
 Reply = object  # bytes, int, None, a list of replies, or a ResponseError nested in a list
 
@@ -225,53 +227,43 @@ async def handshake(client: FastRedis, target: Target) -> None:
             raise reply
 
 
-_clients: dict[int, FastRedis] = {}
-_connecting: dict[int, asyncio.Task] = {}
+class FastRedisConnection:
+    """The process's request-path Redis connection, a part of its runtime
+    (gateway_site/runtime.py). A connection belongs to the loop it was opened on."""
+
+    def __init__(self) -> None:
+        self.client: FastRedis | None = None
+        self.connecting: asyncio.Task | None = None
+
+    async def get(self) -> FastRedis:
+        loop = asyncio.get_running_loop()
+        client = self.client
+        if client is not None and client.loop is loop and not client.closed:
+            return client
+        if self.connecting is None or self.connecting.get_loop() is not loop:
+            self.connecting = loop.create_task(self._connect())
+        # shield: a caller that is cancelled must not cancel the connection others are waiting for
+        return await asyncio.shield(self.connecting)
+
+    async def _connect(self) -> FastRedis:
+        try:
+            self.client = await open_fast_redis(settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT)
+            return self.client
+        finally:
+            if self.connecting is asyncio.current_task():
+                self.connecting = None
+
+    async def aclose(self) -> None:
+        client, self.client, self.connecting = self.client, None, None
+        if client is not None and client.loop is asyncio.get_running_loop():
+            await client.close()
 
 
 async def get_fast_redis() -> FastRedis:
-    """This event loop's connected client, connecting (once for all concurrent callers)
-    if needed. Raises redis.exceptions.ConnectionError or TimeoutError."""
-    loop = asyncio.get_running_loop()
-    client = _clients.get(id(loop))
-    if client is not None and client.loop is loop and not client.closed:
-        return client
-    connecting = _connecting.get(id(loop))
-    if connecting is None or connecting.get_loop() is not loop:
-        forget_closed_loops()
-        connecting = _connecting[id(loop)] = loop.create_task(connect_for_loop(loop))
-    # shield: a caller that is cancelled must not cancel the connection others are waiting for
-    return await asyncio.shield(connecting)
-
-
-async def connect_for_loop(loop: asyncio.AbstractEventLoop) -> FastRedis:
-    try:
-        client = await open_fast_redis(settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT)
-        _clients[id(loop)] = client
-        return client
-    finally:
-        if _connecting.get(id(loop)) is asyncio.current_task():
-            del _connecting[id(loop)]
-
-
-def forget_closed_loops() -> None:
-    # ids of closed loops may be reused by new loops
-    for loop_id, client in list(_clients.items()):
-        if client.loop.is_closed():
-            del _clients[loop_id]
-    for loop_id, task in list(_connecting.items()):
-        if task.get_loop().is_closed():
-            del _connecting[loop_id]
+    """This process's connected client, connecting (once for all concurrent callers) if
+    needed. Raises redis.exceptions.ConnectionError or TimeoutError."""
+    return await runtime.part(FastRedisConnection).get()
 
 
 async def close_fast_redis() -> None:
-    loop = asyncio.get_running_loop()
-    client = _clients.get(id(loop))
-    if client is not None and client.loop is loop:
-        del _clients[id(loop)]
-        await client.close()
-
-
-def reset_fast_redis() -> None:
-    _clients.clear()
-    _connecting.clear()
+    await runtime.part(FastRedisConnection).aclose()

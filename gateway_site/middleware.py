@@ -1,19 +1,16 @@
-"""Request id, body size limit and contract-shaped errors for every response."""
+"""Django's side of the front door (gateway_site/front_door.py reads the body, sets the
+request id and counts the request): errors in the contract's shape, the route for the
+metrics label, and Django's own middleware for the admin console only."""
 
 from __future__ import annotations
-
-import logging
-import time
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
-from apps.keys.limiter import arate_limit_annotate
-from apps.stats import metrics
 from gateway_site.errors import (
     GatewayError,
     InternalError,
@@ -22,11 +19,9 @@ from gateway_site.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
-    render_error_body,
 )
+from gateway_site.front_door import ENDPOINT_KEY, REQUEST_ID_KEY, contract_error
 from gateway_site.request_ids import new_request_id
-
-logger = logging.getLogger("gateway.errors")
 
 _STATUS_ERRORS: dict[int, type[GatewayError]] = {
     400: InvalidRequest,
@@ -38,15 +33,19 @@ _STATUS_ERRORS: dict[int, type[GatewayError]] = {
 
 
 def request_id_of(request: HttpRequest) -> str:
+    """The front door's id for this request (one is made up under WSGI, which has none)."""
+    scope = getattr(request, "scope", None)
+    if scope is not None and REQUEST_ID_KEY in scope:
+        return scope[REQUEST_ID_KEY]
     request_id = getattr(request, "request_id", None)
     if request_id is None:
         request_id = request.request_id = new_request_id()
     return request_id
 
 
-def error_response(error: GatewayError, request: HttpRequest) -> JsonResponse:
-    request_id = request_id_of(request)
-    response = JsonResponse(render_error_body(error, request_id), status=error.status)
+def error_response(error: BaseException, request: HttpRequest) -> HttpResponse:
+    error, body = contract_error(error, request_id=request_id_of(request), path=request.path)
+    response = HttpResponse(body, status=error.status, content_type="application/json")
     for name, value in error.headers.items():
         response[name] = value
     return response
@@ -57,8 +56,9 @@ def is_console_path(path: str) -> bool:
 
 
 class ApiMiddleware:
-    """First in the chain: gives each request an id, refuses oversized bodies before they
-    are read, and makes sure no Django HTML error page reaches an API client."""
+    """First in Django's chain: no Django HTML error page reaches an API client, every
+    answer carries the front door's request id, and the front door learns which route
+    answered (its metrics label)."""
 
     async_capable = True
     sync_capable = False
@@ -68,17 +68,14 @@ class ApiMiddleware:
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
-        started = time.perf_counter()
-        request.request_id = new_request_id()
-        if _declared_length(request) > settings.GATEWAY_MAX_BODY_BYTES:
-            response = error_response(_too_large(), request)
-        else:
-            response = await self.get_response(request)
-            if response.status_code >= 400 and not is_console_path(request.path):
-                response = _as_contract_error(response, request)
-            await arate_limit_annotate(request, response)
-        response["X-Request-ID"] = request.request_id
-        _observe(request, response, started)
+        response = await self.get_response(request)
+        if response.status_code >= 400 and not is_console_path(request.path):
+            response = _as_contract_error(response, request)
+        match = getattr(request, "resolver_match", None)
+        scope = getattr(request, "scope", None)
+        if match is not None and scope is not None:
+            scope[ENDPOINT_KEY] = "/" + match.route
+        response["X-Request-ID"] = request_id_of(request)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -87,43 +84,21 @@ class ApiMiddleware:
         return exception_response(exception, request)
 
 
-def _observe(request: HttpRequest, response: HttpResponse, started: float) -> None:
-    match = getattr(request, "resolver_match", None)
-    endpoint = "/" + match.route if match is not None else "unmatched"
-    metrics.observe_request(request.method, endpoint, response.status_code, started)
-
-
 def exception_response(exception: Exception, request: HttpRequest) -> HttpResponse:
-    if isinstance(exception, GatewayError):
-        return error_response(exception, request)
+    return error_response(as_gateway_error(exception), request)
+
+
+def as_gateway_error(exception: BaseException) -> BaseException:
+    """Django's own exceptions as the contract's errors; anything else is left as is."""
     if isinstance(exception, RequestDataTooBig):
-        return error_response(_too_large(), request)
-    django_error = _from_django_exception(exception)
-    if django_error is not None:
-        return error_response(django_error, request)
-    logger.exception("unhandled error request_id=%s path=%s", request_id_of(request), request.path)
-    return error_response(InternalError(), request)
-
-
-def _from_django_exception(exception: Exception) -> GatewayError | None:
+        return PayloadTooLarge(f"Request body exceeds the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes")
     if isinstance(exception, Http404):
         return NotFound()
     if isinstance(exception, DjangoPermissionDenied):
         return PermissionDenied()
     if isinstance(exception, (BadRequest, SuspiciousOperation)):
         return InvalidRequest()
-    return None
-
-
-def _too_large() -> GatewayError:
-    return PayloadTooLarge(f"Request body exceeds the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes")
-
-
-def _declared_length(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
+    return exception
 
 
 def _as_contract_error(response: HttpResponse, request: HttpRequest) -> HttpResponse:

@@ -1,9 +1,8 @@
-"""drf-spectacular hook adding what DRF cannot see: the async chat endpoint, the security
-schemes and the contract's error schema."""
+"""drf-spectacular hook adding what every operation shares: the security schemes and the
+contract's error schema and responses. (The /v1/ endpoints, which DRF cannot see, are
+added by apps/completions/openapi.py's hook, listed before this one in settings.)"""
 
 from __future__ import annotations
-
-from apps.completions.openapi import CHAT_COMPONENTS, CHAT_PATHS
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -42,13 +41,11 @@ def _error_response(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def add_gateway_paths(result: dict, generator, request, public) -> dict:
+def add_contract_parts(result: dict, generator, request, public) -> dict:
     components = result.setdefault("components", {})
     components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-    components["schemas"].update(CHAT_COMPONENTS)
     components["securitySchemes"] = SECURITY_SCHEMES
     result["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
-    result.setdefault("paths", {}).update(CHAT_PATHS)
     for path_item in result["paths"].values():
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
 # console gets them (see ConsoleMiddleware); the API path stays async end to end.
 MIDDLEWARE = [
     "gateway_site.middleware.ApiMiddleware",
+    "apps.keys.middleware.RateLimitHeadersMiddleware",
     "gateway_site.middleware.ConsoleMiddleware",
 ]
 CONSOLE_MIDDLEWARE = [
@@ -183,7 +184,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "gateway_site.openapi.add_gateway_paths",
+        "apps.completions.openapi.add_chat_paths",
+        "gateway_site.openapi.add_contract_parts",
     ],
 }
 

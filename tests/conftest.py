@@ -31,17 +31,20 @@ def redis_url() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_process_state():
-    """Process-level memories (key cache, breakers) must not leak between tests."""
+def runtime():
+    """A fresh per-process runtime (gateway_site/runtime.py) for every test: key cache,
+    breakers, connections and the other process-level memories never leak between tests.
+    A test reads or seeds a part with `runtime.part(Class)`."""
     from apps.completions.breaker import breaker_reset
-    from apps.keys import registry
+    from gateway_site import runtime as runtime_module
     from gateway_site.redis_client import redis_gate
 
-    registry._cache.clear()
+    fresh = runtime_module.Runtime()
+    runtime_module.install(fresh)
     breaker_reset()
     redis_gate.reset()
-    yield
-    registry._cache.clear()
+    yield fresh
+    runtime_module.install(runtime_module.Runtime())  # the test's loops are gone: drop, don't close
     breaker_reset()
     redis_gate.reset()
 

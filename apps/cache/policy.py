@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.cache import canonical
-from apps.completions.validation import ChatRequest
 from gateway_site.gateway_config import CacheSettings
 
 NO_CACHE_NAMESPACE = "none"
@@ -28,6 +27,17 @@ PROVIDER_DEFAULT_TEMPERATURE = 1.0
 # MiniLM reads 256 word pieces; the verifier reads every word. Past this length a
 # semantic lookup costs more than it is likely to save.
 MAX_SEMANTIC_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class CacheQuery:
+    """What the caches need to know of a request; the caller builds it."""
+
+    payload: dict[str, Any]  # the OpenAI-shaped request body
+    model: str
+    namespace: str  # the key's cache namespace
+    read: bool = True  # Cache-Control: no-cache / no-store turn these off
+    write: bool = True
 
 
 @dataclass
@@ -71,36 +81,36 @@ def _temperature(payload: dict[str, Any]) -> float:
     return PROVIDER_DEFAULT_TEMPERATURE if value is None else float(value)
 
 
-def _semantic_query(chat: ChatRequest, settings: CacheSettings, model: Mapping[str, Any]) -> SemanticQuery | None:
+def _semantic_query(query: CacheQuery, settings: CacheSettings, model: Mapping[str, Any]) -> SemanticQuery | None:
     if not (settings.semantic_enabled and _override(model, "semantic", True, bool)):
         return None
-    if _temperature(chat.payload) > _override(model, "max_temperature", settings.max_temperature, float, minimum=0):
+    if _temperature(query.payload) > _override(model, "max_temperature", settings.max_temperature, float, minimum=0):
         return None
-    text = canonical.final_user_text(chat.payload)
+    text = canonical.final_user_text(query.payload)
     if not text or not text.strip() or len(text) > MAX_SEMANTIC_CHARS:
         return None
     ttl = _override(model, "semantic_ttl", _override(model, "ttl", settings.semantic_ttl, int), int)
-    namespace = chat.key.namespace
-    scope = canonical.semantic_scope(chat.payload, namespace=namespace)
+    namespace = query.namespace
+    scope = canonical.semantic_scope(query.payload, namespace=namespace)
     return SemanticQuery(text=text, scope=scope, namespace=namespace, ttl=ttl, threshold=settings.similarity_threshold)
 
 
-def plan_for(chat: ChatRequest, settings: CacheSettings) -> CachePlan:
-    namespace = chat.key.namespace
-    if namespace == NO_CACHE_NAMESPACE or not (chat.cache_read or chat.cache_write):
+def plan_for(query: CacheQuery, settings: CacheSettings) -> CachePlan:
+    namespace = query.namespace
+    if namespace == NO_CACHE_NAMESPACE or not (query.read or query.write):
         return CachePlan(namespace, None, False, False, 0, None, False, False)
-    model = settings.model_overrides.get(chat.route.name) or {}
+    model = settings.model_overrides.get(query.model) or {}
     exact_on = settings.exact_enabled and _override(model, "exact", True, bool)
-    key = canonical.exact_key(chat.payload, namespace=namespace) if exact_on else None
+    key = canonical.exact_key(query.payload, namespace=namespace) if exact_on else None
     exact_ttl = _override(model, "exact_ttl", _override(model, "ttl", settings.exact_ttl, int), int)
-    semantic = _semantic_query(chat, settings, model)
+    semantic = _semantic_query(query, settings, model)
     return CachePlan(
         namespace=namespace,
         exact_key=key,
-        exact_read=exact_on and chat.cache_read,
-        exact_write=exact_on and chat.cache_write,
+        exact_read=exact_on and query.read,
+        exact_write=exact_on and query.write,
         exact_ttl=exact_ttl,
         semantic=semantic,
-        semantic_read=semantic is not None and chat.cache_read,
-        semantic_write=semantic is not None and chat.cache_write,
+        semantic_read=semantic is not None and query.read,
+        semantic_write=semantic is not None and query.write,
     )

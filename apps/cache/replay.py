@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+from gateway_site.sse import DONE, encode_event
 
-DONE = b"data: [DONE]\n\n"
 PIECE_CHARS = 64  # content is replayed in pieces of about this size, cut between words
 _WORD = re.compile(r"\S+\s*|\s+")
 
@@ -144,10 +143,6 @@ def _choice_deltas(message: dict[str, Any]) -> list[dict[str, Any]]:
     return deltas
 
 
-def _encode(chunk: dict[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
-
 def replay_events(completion: dict[str, Any], *, include_usage: bool) -> list[bytes]:
     header = {"id": completion.get("id"), "object": "chat.completion.chunk",
               "created": completion.get("created"), "model": completion.get("model")}
@@ -157,11 +152,11 @@ def replay_events(completion: dict[str, Any], *, include_usage: bool) -> list[by
     for choice in completion.get("choices") or ():
         index = choice.get("index", 0)
         for delta in _choice_deltas(choice.get("message") or {}):
-            events.append(_encode({**header, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": None}]}))
+            events.append(encode_event({**header, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": None}]}))
         finish = {"index": index, "delta": {}, "logprobs": None, "finish_reason": choice.get("finish_reason")}
-        events.append(_encode({**header, "choices": [finish]}))
+        events.append(encode_event({**header, "choices": [finish]}))
     if include_usage and completion.get("usage"):
-        events.append(_encode({**header, "choices": [], "usage": completion["usage"]}))
+        events.append(encode_event({**header, "choices": [], "usage": completion["usage"]}))
     events.append(DONE)
     return events
 

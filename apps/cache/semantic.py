@@ -30,12 +30,15 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from apps.cache import counters, tasks
-from apps.cache.embedder import aembed, embed_sync
+from apps.cache import embedder
+from apps.cache.embedder import aembed
 from apps.cache.models import SemanticCacheEntry
 from apps.cache.policy import SemanticQuery
 from apps.cache.verifier import same_meaning
+from gateway_site import runtime
 from gateway_site.db import close_stale_connection
 from gateway_site.gateway_config import get_config
+from gateway_site.quiet_log import QuietLog
 
 logger = logging.getLogger("gateway.cache")
 
@@ -63,8 +66,21 @@ class SemanticHit:
 
 # --- availability ----------------------------------------------------------------
 
-_checked: tuple[float, str | None] | None = None  # (when, reason it is unavailable)
-_broken: tuple[float, str] | None = None  # (when, why) this process could not embed
+class SemanticState:
+    """What this process knows of the semantic cache's health: a part of its runtime
+    (gateway_site/runtime.py)."""
+
+    def __init__(self) -> None:
+        self.checked: tuple[float, str | None] | None = None  # (when, reason it is unavailable)
+        self.broken: tuple[float, str] | None = None  # (when, why) this process could not embed
+        self.model_ready = False  # the embedding model answered in this process
+        self.model_loading = False
+        self.inserts_since_prune = 0
+        self.lock = threading.Lock()
+
+
+def _state() -> SemanticState:
+    return runtime.part(SemanticState)
 
 
 def semantic_cache_state() -> str:
@@ -77,22 +93,22 @@ def semantic_cache_state() -> str:
 
 def unavailable_reason() -> str | None:
     """Why the semantic cache cannot work here, or None. Cached: it is asked per request."""
-    global _checked
-    if not _fresh():
-        _checked = (time.monotonic(), _broken_reason() or _check_database())
-    return _checked[1]
+    state = _state()
+    if not _fresh(state):
+        state.checked = (time.monotonic(), _broken_reason(state) or _check_database())
+    return state.checked[1]
 
 
-def _fresh() -> bool:
-    if _checked is None:
+def _fresh(state: SemanticState) -> bool:
+    if state.checked is None:
         return False
-    return time.monotonic() - _checked[0] <= (STATE_TTL if _checked[1] is None else FAILED_STATE_TTL)
+    return time.monotonic() - state.checked[0] <= (STATE_TTL if state.checked[1] is None else FAILED_STATE_TTL)
 
 
 def forget_state() -> None:
-    """Re-check availability on next use (tests, after a migration)."""
-    global _checked, _broken
-    _checked, _broken = None, None
+    """Re-check availability on next use (after a migration)."""
+    state = _state()
+    state.checked, state.broken = None, None
 
 
 def _check_database() -> str | None:
@@ -113,30 +129,31 @@ def _check_database() -> str | None:
 
 
 async def aavailable() -> bool:
-    if _fresh():
-        return _checked[1] is None  # the common case: no thread hop
+    state = _state()
+    if _fresh(state):
+        return state.checked[1] is None  # the common case: no thread hop
     return await sync_to_async(unavailable_reason, thread_sensitive=False)() is None
 
 
 def _mark_broken(reason: str) -> None:
-    global _broken, _checked
-    _broken, _checked = (time.monotonic(), reason), None
+    state = _state()
+    state.broken, state.checked = (time.monotonic(), reason), None
     logger.error("semantic cache disabled in this process for %.0f s: %s", BROKEN_RETRY, reason)
 
 
-def _broken_reason() -> str | None:
-    global _broken
-    if _broken is not None and time.monotonic() - _broken[0] > BROKEN_RETRY:
-        _broken = None  # try the model again: the failure may have been passing
-        _model_state["loading"] = False
-    return _broken[1] if _broken else None
+def _broken_reason(state: SemanticState) -> str | None:
+    if state.broken is not None and time.monotonic() - state.broken[0] > BROKEN_RETRY:
+        state.broken = None  # try the model again: the failure may have been passing
+        state.model_loading = False
+    return state.broken[1] if state.broken else None
 
 
 def _suspend(reason: str) -> None:
     """Treat the cache as unavailable until the next check (FAILED_STATE_TTL)."""
-    global _checked
-    _checked = (time.monotonic(), reason)
-    logger.warning("semantic cache suspended for %.0f s: %s", FAILED_STATE_TTL, reason)
+    _state().checked = (time.monotonic(), reason)
+    runtime.part(QuietLog).warning(
+        logger, "semantic_suspended", "semantic cache suspended for %.0f s: %s", FAILED_STATE_TTL, reason,
+    )
 
 
 # --- lookup ------------------------------------------------------------------------
@@ -177,32 +194,30 @@ def _find(query: SemanticQuery) -> SemanticHit | None:
     return None
 
 
-_model_state = {"ready": False, "loading": False}
-_model_lock = threading.Lock()
-
-
 def model_ready() -> bool:
-    """True once the embedding model is loaded in this process. The first call starts
+    """True once the embedding model answered in this process. The first call starts
     loading it in a thread (about 5 s): until then lookups are skipped, never waited on."""
-    if _model_state["ready"]:
+    state = _state()
+    if state.model_ready:
         return True
-    with _model_lock:
-        if not _model_state["loading"]:
-            _model_state["loading"] = True
-            threading.Thread(target=warm_up, name="semantic-warm-up", daemon=True).start()
+    with state.lock:
+        if not state.model_loading:
+            state.model_loading = True
+            threading.Thread(target=load_model, args=(state,), name="semantic-warm-up", daemon=True).start()
     return False
 
 
-def warm_up() -> None:
+def load_model(state: SemanticState | None = None) -> None:
     """Loads the model now (blocking); the semantic cache is usable afterwards."""
-    if _model_state["ready"]:
+    state = state or _state()
+    if state.model_ready:
         return
     try:
-        embed_sync(["warm up"])
+        embedder.warm_up()
     except Exception as exc:
         _mark_broken(f"embedding model unavailable ({exc!r})")
         return
-    _model_state["ready"] = True
+    state.model_ready = True
 
 
 async def aembed_query(query: SemanticQuery, *, wait_for_model: bool = True) -> bool:
@@ -234,11 +249,7 @@ async def alookup(query: SemanticQuery) -> SemanticHit | None:
 
 # --- store and bounds ---------------------------------------------------------------
 
-_inserts_since_prune = 0
-
-
 def _insert(query: SemanticQuery, completion: dict[str, Any]) -> None:
-    global _inserts_since_prune
     close_stale_connection()
     now = timezone.now()
     SemanticCacheEntry.objects.create(
@@ -246,10 +257,11 @@ def _insert(query: SemanticQuery, completion: dict[str, Any]) -> None:
         completion=completion, created_at=now, expires_at=now + dt.timedelta(seconds=query.ttl),
     )
     max_entries = get_config().cache.max_entries
-    _inserts_since_prune += 1
+    state = _state()
+    state.inserts_since_prune += 1
     # Pruning costs a scan of the id index; every ~1% of the bound keeps the table within it.
-    if _inserts_since_prune >= max(1, min(100, max_entries // 100)):
-        _inserts_since_prune = 0
+    if state.inserts_since_prune >= max(1, min(100, max_entries // 100)):
+        state.inserts_since_prune = 0
         semantic_prune(max_entries=max_entries)
 
 

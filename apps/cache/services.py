@@ -1,9 +1,10 @@
 """The caches' part of serving a completion, and clearing them.
 
-Order of a lookup: exact (one Redis GET), then semantic (embed + nearest + verify). The
-plan made at lookup time (which caches apply, keys, the query embedding) is kept on the
-ChatRequest so the store after the response reuses it instead of recomputing.
-Stores never delay a response: they run as background tasks (tasks.spawn).
+The caller describes its request as a `CacheQuery` and gets a `CachePlan` back
+(`cache_plan`): which caches apply, their keys, and the query embedding once computed.
+The same plan serves the lookup and the store after the response, so nothing is
+recomputed. Order of a lookup: exact (one Redis GET), then semantic (embed + nearest +
+verify). Stores never delay a response: they run as background tasks (tasks.spawn).
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.cache import exact, semantic, tasks
-from apps.cache.policy import CachePlan, SemanticQuery, plan_for
+from apps.cache.policy import CachePlan, CacheQuery, SemanticQuery, plan_for
 from apps.cache.replay import CompletionBuilder
-from apps.completions.validation import ChatRequest
 from apps.stats import metrics
-from gateway_site.gateway_config import get_config
+from gateway_site.gateway_config import CacheSettings
 
 # An answer cut by max_tokens ("length") is still the complete answer to that request.
 # "content_filter" and unknown reasons may be transient: not cached.
@@ -30,42 +30,38 @@ class CachedAnswer:
     completion: dict[str, Any]
 
 
-def _plan(chat: ChatRequest) -> CachePlan:
-    if chat.cache_plan is None:
-        # the config the request started on (a reload mid-request does not change it)
-        chat.cache_plan = plan_for(chat, (chat.config or get_config()).cache)
-    return chat.cache_plan
+def cache_plan(query: CacheQuery, settings: CacheSettings) -> CachePlan:
+    return plan_for(query, settings)
 
 
-def _as_new_response(completion: dict[str, Any], chat: ChatRequest) -> dict[str, Any]:
+def _as_new_response(completion: dict[str, Any], completion_id: str) -> dict[str, Any]:
     # A replay is a new response: its own id (the request's, like a streamed miss) and time.
-    completion["id"] = f"chatcmpl-{chat.request_id[4:]}"
+    completion["id"] = completion_id
     completion["created"] = int(time.time())
     return completion
 
 
-async def acache_prefetch(chat: ChatRequest) -> None:
+async def acache_prefetch(plan: CachePlan) -> None:
     """Sends the exact cache's GET now, before the rate limiter's check is sent, so both
     leave in one write and share one Redis round trip; the lookup then awaits the reply.
     (If the request is refused, the reply is simply dropped.)"""
-    plan = _plan(chat)
     if plan.exact_read:
         plan.exact_prefetch = await exact.aprefetch(plan.exact_key)
 
 
-async def acache_lookup(chat: ChatRequest) -> CachedAnswer | None:
-    """The answer a cache holds for this request, or None; counts misses per cache consulted."""
-    plan = _plan(chat)
+async def acache_lookup(plan: CachePlan, *, completion_id: str) -> CachedAnswer | None:
+    """The answer a cache holds for this request, or None; counts misses per cache consulted.
+    A hit carries `completion_id` as its id."""
     if plan.exact_read:
         prefetched, plan.exact_prefetch = plan.exact_prefetch, None
         completion = await exact.aget(plan.exact_key, prefetched=prefetched)
         if completion is not None:
-            return CachedAnswer("exact", _as_new_response(completion, chat))
+            return CachedAnswer("exact", _as_new_response(completion, completion_id))
         metrics.child(metrics.CACHE_MISSES, "exact").inc()
     if plan.semantic_read and await semantic.aavailable():
         hit = await semantic.alookup(plan.semantic)
         if hit is not None:
-            return CachedAnswer("semantic", _as_new_response(hit.completion, chat))
+            return CachedAnswer("semantic", _as_new_response(hit.completion, completion_id))
         metrics.child(metrics.CACHE_MISSES, "semantic").inc()
     return None
 
@@ -86,9 +82,8 @@ async def _astore_semantic(query: SemanticQuery, completion: dict[str, Any]) -> 
         await semantic.astore(query, completion)
 
 
-def cache_store(chat: ChatRequest, completion: dict[str, Any]) -> None:
+def cache_store(plan: CachePlan, completion: dict[str, Any]) -> None:
     """Schedules the writes; returns at once (must run on the event loop)."""
-    plan = _plan(chat)
     if plan.idle or not is_cacheable(completion):
         return
     if plan.exact_write:
@@ -100,10 +95,10 @@ def cache_store(chat: ChatRequest, completion: dict[str, Any]) -> None:
 class StreamRecorder:
     """Rebuilds a relayed stream; `finish` stores it (called only once it completed)."""
 
-    def __init__(self, chat: ChatRequest) -> None:
-        self.chat = chat
+    def __init__(self, plan: CachePlan) -> None:
+        self.plan = plan
         self.builder = CompletionBuilder()
-        self.wanted = not _plan(chat).idle
+        self.wanted = not plan.idle
 
     def add(self, chunk: dict[str, Any]) -> None:
         if self.wanted:
@@ -113,7 +108,7 @@ class StreamRecorder:
         if self.wanted:
             completion = self.builder.completion(usage)
             if completion is not None:
-                cache_store(self.chat, completion)
+                cache_store(self.plan, completion)
 
 
 def cache_clear(*, exact_cache: bool = True, semantic_cache: bool = True, namespace: str | None = None) -> dict[str, int]:

@@ -145,3 +145,10 @@ CHAT_PATHS = {
         }
     },
 }
+
+
+def add_chat_paths(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: the /v1/ endpoints, served outside DRF's sight."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(CHAT_COMPONENTS)
+    result.setdefault("paths", {}).update(CHAT_PATHS)
+    return result

@@ -1,7 +1,7 @@
-"""The /v1/ routes. gateway_site.api_asgi serves them, outside Django's URL resolver."""
+"""The /v1/ routes, handed to the front door by gateway_site/asgi.py."""
 
 from apps.completions import views
-from gateway_site.api_asgi import ApiRoute
+from gateway_site.front_door import ApiRoute
 
 api_routes = [
     ApiRoute("/v1/chat/completions", views.chat_completions),

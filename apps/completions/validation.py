@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from apps.cache.policy import CachePlan, CacheQuery
+from apps.cache.services import cache_plan
 from apps.completions.providers.types import ModelRoute
 from apps.keys.registry import KeyInfo
 from gateway_site.errors import InvalidRequest, ModelNotFound, PermissionDenied
@@ -30,10 +32,13 @@ class ChatRequest:
     request_id: str
     stream: bool
     include_usage: bool
-    cache_read: bool = True
-    cache_write: bool = True
-    config: GatewayConfig | None = None  # the config this request started on; a reload does not change it
-    cache_plan: Any = None  # set by apps.cache at lookup, reused by the store after the response
+    config: GatewayConfig  # the config this request started on; a reload does not change it
+    cache: CachePlan  # which caches apply; made once, used by the lookup and the store
+
+    @property
+    def completion_id(self) -> str:
+        """The id of the answer the client gets, unless an OpenAI upstream's own passes through."""
+        return f"chatcmpl-{self.request_id[4:]}"
 
 
 def parse_chat_request(
@@ -55,6 +60,10 @@ def parse_chat_request(
     if not key.may_use_model(model):
         raise PermissionDenied(f"This API key may not use the model '{model}'", param="model")
     directives = {part.strip().lower() for part in cache_control.split(",")}
+    query = CacheQuery(
+        payload=payload, model=route.name, namespace=key.namespace,
+        read=not ({"no-cache", "no-store"} & directives), write="no-store" not in directives,
+    )
     return ChatRequest(
         payload=payload,
         route=route,
@@ -62,9 +71,8 @@ def parse_chat_request(
         request_id=request_id,
         stream=stream,
         include_usage=bool(stream and stream_options and stream_options.get("include_usage")),
-        cache_read=not ({"no-cache", "no-store"} & directives),
-        cache_write="no-store" not in directives,
         config=config,
+        cache=cache_plan(query, config.cache),
     )
 
 

@@ -36,15 +36,15 @@ from collections import deque
 from dataclasses import dataclass
 
 import redis
-from django.http import HttpRequest, HttpResponse
 from redis.exceptions import NoScriptError
 
 from apps.keys.registry import KeyInfo
 from apps.stats import metrics
-from apps.stats.usage import UsageData, usage_record
+from gateway_site import runtime
 from gateway_site.errors import RateLimitExceeded, ServiceUnavailable
-from gateway_site.gateway_config import get_config
 from gateway_site.fast_redis import get_fast_redis
+from gateway_site.gateway_config import get_config
+from gateway_site.quiet_log import QuietLog
 from gateway_site.redis_client import get_sync_redis, redis_configured, redis_gate
 from gateway_site.request_ids import unique_token
 
@@ -159,7 +159,7 @@ def limits_for(key: KeyInfo) -> Limits:
     return Limits(requests=key.rpm or defaults.requests_per_minute, tokens=key.tpm or defaults.tokens_per_minute)
 
 
-async def arate_limit_check(key: KeyInfo, *, request_id: str = "") -> dict[str, str]:
+async def arate_limit_check(key: KeyInfo) -> dict[str, str]:
     """Counts one request. Raises RateLimitExceeded when over the limit (503 when Redis is
     down and the config fails closed); returns the rate-limit headers."""
     limits = limits_for(key)
@@ -168,7 +168,7 @@ async def arate_limit_check(key: KeyInfo, *, request_id: str = "") -> dict[str, 
         return _unavailable(limits)
     headers = limit_headers(limits, decision)
     if decision.verdict != ALLOWED:
-        _refuse(key, limits, decision, headers, request_id)
+        _refuse(limits, decision, headers)
     return headers
 
 
@@ -179,23 +179,13 @@ async def arate_limit_peek(key: KeyInfo) -> dict[str, str]:
     return unknown_headers(limits) if decision is None else limit_headers(limits, decision)
 
 
-async def arate_limit_annotate(request: HttpRequest, response: HttpResponse) -> None:
-    """Gives every response to an authenticated request its rate-limit headers. Only the
-    chat endpoint counts against the limit; it sets its own headers, the rest peek."""
-    key = getattr(request, "api_key", None)
-    if key is None or "X-RateLimit-Limit" in response:
-        return
-    for name, value in (await arate_limit_peek(key)).items():
-        response[name] = value
-
-
 def record_tokens(key: KeyInfo, tokens: int, *, now_ms: int | None = None) -> None:
     """Adds a response's real usage to the key's token window. Never blocks the event
     loop nor raises: with a running loop the Redis write is a background task."""
     if tokens <= 0 or not limits_for(key).tokens:
         return  # no token limit applies: nothing will read this window
     if not redis_configured():
-        _local.record(limiter_id(key), tokens, now_ms or _now_ms())
+        runtime.part(LocalWindows).record(limiter_id(key), tokens, now_ms or _now_ms())
         return
     try:
         loop = asyncio.get_running_loop()
@@ -219,7 +209,7 @@ def limiter_id(key: KeyInfo) -> str:
 async def adecide(key_id: str, limits: Limits, *, cost: int, now_ms: int | None = None) -> Decision | None:
     """The check itself; None when Redis is unavailable. `now_ms` fixes the clock (tests)."""
     if not redis_configured():
-        return _local.decide(key_id, limits, cost=cost, now_ms=now_ms or _now_ms())
+        return runtime.part(LocalWindows).decide(key_id, limits, cost=cost, now_ms=now_ms or _now_ms())
     if not redis_gate.is_open():
         return None
     args = (now_ms or 0, WINDOW_MS, limits.requests, limits.tokens or 0, cost, unique_token())
@@ -312,14 +302,9 @@ def _ceil_seconds(milliseconds: int) -> int:
     return max(0, math.ceil(milliseconds / 1000))
 
 
-def _refuse(key: KeyInfo, limits: Limits, decision: Decision, headers: dict[str, str], request_id: str) -> None:
+def _refuse(limits: Limits, decision: Decision, headers: dict[str, str]) -> None:
     kind = "requests" if decision.verdict == OVER_REQUESTS else "tokens"
     metrics.RATE_LIMITED.labels(kind).inc()
-    # Recorded like any answered request, so /stats counts throttling exactly.
-    usage_record(UsageData(
-        request_id=request_id, status_code=429, api_key_id=key.id, key_prefix=key.prefix,
-        error_code=RateLimitExceeded.code,
-    ))
     limit = limits.requests if kind == "requests" else limits.tokens
     message = f"Rate limit exceeded: {limit} {kind} per minute for this key; retry after the Retry-After delay"
     raise RateLimitExceeded(message, headers={**headers, "Retry-After": str(retry_after_seconds(decision))})
@@ -339,28 +324,16 @@ def _unavailable(limits: Limits) -> dict[str, str]:
 # --- Redis health -----------------------------------------------------------------
 
 
-class _RedisState:
-    warned_at = -math.inf
-
-
-_redis_state = _RedisState()
-_pending: set[asyncio.Task] = set()
+_pending: set[asyncio.Task] = set()  # token writes in flight: the loop holds tasks only weakly
 
 
 def _redis_failed(exc: BaseException) -> None:
-    now = time.monotonic()
     redis_gate.failed(exc)
-    if now - _redis_state.warned_at >= WARN_EVERY:
-        _redis_state.warned_at = now
-        policy = "letting requests through" if get_config().rate_limits.fail_open else "refusing requests"
-        logger.warning("rate limiter cannot reach Redis (%s: %s); %s", type(exc).__name__, exc, policy)
-
-
-def reset_state() -> None:
-    """Forgets the in-process windows and Redis health (tests)."""
-    redis_gate.reset()
-    _redis_state.warned_at = -math.inf
-    _local.clear()
+    policy = "letting requests through" if get_config().rate_limits.fail_open else "refusing requests"
+    runtime.part(QuietLog).warning(
+        logger, "limiter_redis", "rate limiter cannot reach Redis (%s: %s); %s", type(exc).__name__, exc, policy,
+        interval=WARN_EVERY,
+    )
 
 
 def _now_ms() -> int:
@@ -370,8 +343,9 @@ def _now_ms() -> int:
 # --- in-process fallback ------------------------------------------------------------
 
 
-class _LocalWindows:
-    """The Lua script's algorithm in process memory, for a gateway without Redis."""
+class LocalWindows:
+    """The Lua script's algorithm in process memory, for a gateway without Redis (a part of
+    the process's runtime)."""
 
     def __init__(self) -> None:
         self._requests: dict[str, deque[int]] = {}
@@ -431,5 +405,3 @@ class _LocalWindows:
         reset_at = max(buckets) + WINDOW_MS if buckets else 0
         return used, free_at, reset_at
 
-
-_local = _LocalWindows()

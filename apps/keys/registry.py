@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from gateway_site import events
+from gateway_site import events, runtime
 from gateway_site.db import close_stale_connection
 from gateway_site.errors import InvalidApiKey
 
@@ -52,10 +52,34 @@ class KeyInfo:
         return not self.allowed_models or model in self.allowed_models
 
 
-_cache: dict[str, tuple[float, KeyInfo]] = {}
+class KeyCache:
+    """Keys seen lately, by hash: a part of the process's runtime (gateway_site/runtime.py)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[float, KeyInfo]] = {}
+
+    def get(self, hashed: str) -> KeyInfo | None:
+        entry = self.entries.get(hashed)
+        if entry is None or time.monotonic() - entry[0] > settings.GATEWAY_KEY_CACHE_TTL:
+            return None
+        return entry[1]
+
+    def remember(self, hashed: str, info: KeyInfo) -> None:
+        if len(self.entries) >= MAX_CACHED_KEYS:
+            self.entries.clear()  # crude but bounded; the next requests reload what they need
+        self.entries[hashed] = (time.monotonic(), info)
+
+    def forget(self, hashed: str) -> None:
+        self.entries.pop(hashed, None)
+
+    def clear(self) -> None:
+        self.entries.clear()
 
 
-def _hash(raw_key: str) -> str:
+def key_hash(raw_key: str) -> str:
+    """What is stored of a key. A plain SHA-256 is enough: keys carry 256 bits of
+    randomness, so no slow hash is needed against guessing, and a lookup stays one
+    indexed query."""
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
@@ -83,19 +107,6 @@ def _load(hashed: str) -> KeyInfo | None:
     return _from_model(api_key) if api_key else None
 
 
-def _cached(hashed: str) -> KeyInfo | None:
-    entry = _cache.get(hashed)
-    if entry is None or time.monotonic() - entry[0] > settings.GATEWAY_KEY_CACHE_TTL:
-        return None
-    return entry[1]
-
-
-def _remember(hashed: str, info: KeyInfo) -> None:
-    if len(_cache) >= MAX_CACHED_KEYS:
-        _cache.clear()  # crude but bounded; the next requests reload what they need
-    _cache[hashed] = (time.monotonic(), info)
-
-
 def _checked(raw_key: str, hashed: str, info: KeyInfo | None) -> KeyInfo:
     # The stored hash is compared in constant time even though it was found by hash.
     if info is None or not hmac.compare_digest(info.key_hash, hashed) or not info.is_usable():
@@ -108,25 +119,27 @@ def key_lookup(raw_key: str) -> KeyInfo:
     if not raw_key:
         raise InvalidApiKey()
     events.ensure_listener()
-    hashed = _hash(raw_key)
-    info = _cached(hashed)
+    hashed = key_hash(raw_key)
+    cache = runtime.part(KeyCache)
+    info = cache.get(hashed)
     if info is None:
         info = _load(hashed)
         if info is not None:
-            _remember(hashed, info)
+            cache.remember(hashed, info)
     return _checked(raw_key, hashed, info)
 
 
 async def akey_lookup(raw_key: str) -> KeyInfo:
     if not raw_key:
         raise InvalidApiKey()
-    hashed = _hash(raw_key)
-    info = _cached(hashed)
+    hashed = key_hash(raw_key)
+    cache = runtime.part(KeyCache)
+    info = cache.get(hashed)
     if info is None:
         events.ensure_listener()
         info = await sync_to_async(_load, thread_sensitive=False)(hashed)
         if info is not None:
-            _remember(hashed, info)
+            cache.remember(hashed, info)
     return _checked(raw_key, hashed, info)
 
 
@@ -135,11 +148,11 @@ def key_invalidate(*, key_hash_value: str) -> None:
 
 
 def _forget(event: dict) -> None:
-    _cache.pop(event.get("key_hash", ""), None)
+    runtime.part(KeyCache).forget(event.get("key_hash", ""))
 
 
 def _forget_all(event: dict) -> None:
-    _cache.clear()
+    runtime.part(KeyCache).clear()
 
 
 events.on_event("key_changed", _forget)

@@ -23,6 +23,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from apps.stats import metrics
+from gateway_site import runtime
 from gateway_site.db import close_stale_connection
 
 logger = logging.getLogger(__name__)
@@ -61,21 +62,98 @@ class UsageData:
 # Called with each written batch inside its transaction, e.g. to maintain rollups.
 batch_hooks: list[Callable[[list[UsageData]], None]] = []
 
-_buffer: deque[UsageData] = deque()
-_buffer_lock = threading.Lock()
-_flusher: asyncio.Task | None = None
-_wake: asyncio.Event | None = None
+# One thread of its own: one database connection, kept, and no pool juggling.
+_WRITER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-writer")
+
+
+class UsageWriter:
+    """The buffer of records not yet written and the task that writes them: a part of the
+    process's runtime (gateway_site/runtime.py). Closing it writes what is left."""
+
+    def __init__(self) -> None:
+        self.buffer: deque[UsageData] = deque()
+        self.lock = threading.Lock()
+        self.flusher: asyncio.Task | None = None
+        self.wake: asyncio.Event | None = None
+
+    def add(self, usage: UsageData) -> None:
+        with self.lock:
+            if len(self.buffer) >= MAX_BUFFERED:
+                self.buffer.popleft()
+                metrics.USAGE_DROPPED.inc()
+            self.buffer.append(usage)
+        self._ensure_flusher()
+
+    def _ensure_flusher(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # sync callers (tests, commands) flush explicitly or at exit
+        if self.flusher is None or self.flusher.done() or self.flusher.get_loop() is not loop:
+            self.wake = asyncio.Event()
+            self.flusher = loop.create_task(self._flush_forever())
+        if len(self.buffer) >= BATCH_SIZE:
+            self.wake.set()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self.wake.wait(), FLUSH_INTERVAL)
+            except asyncio.TimeoutError:
+                pass
+            self.wake.clear()
+            while self.buffer:
+                if not await self.aflush_once():
+                    await asyncio.sleep(1.0)  # database unavailable: keep the records, try again
+                    break
+                # Go on at once only while full batches wait. Flushing whatever trickled in
+                # meanwhile made, under load, a stream of tiny batches, each paying a thread
+                # hop, a transaction and two rollup upserts (~40 µs per request, measured).
+                if len(self.buffer) < BATCH_SIZE:
+                    break
+
+    async def aflush_once(self) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(_WRITER_THREAD, self.flush_once)
+
+    def flush_once(self) -> bool:
+        """Writes one batch; returns False (records kept) when the database refused it."""
+        with self.lock:
+            batch = [self.buffer.popleft() for _ in range(min(BATCH_SIZE, len(self.buffer)))]
+        if not batch:
+            return True
+        try:
+            close_stale_connection()
+            _write(batch)
+            return True
+        except Exception as exc:
+            metrics.USAGE_WRITE_FAILURES.inc()
+            logger.warning("usage batch of %d not written, will retry: %s", len(batch), exc)
+            with self.lock:
+                self.buffer.extendleft(reversed(batch))
+            return False
+
+    def flush_all(self) -> None:
+        while self.buffer and self.flush_once():
+            pass
+
+    async def aflush_all(self) -> None:
+        while self.buffer and await self.aflush_once():
+            pass
+
+    async def aclose(self) -> None:
+        if self.flusher is not None and self.flusher.get_loop() is asyncio.get_running_loop():
+            self.flusher.cancel()
+        await self.aflush_all()
+
+
+def _writer() -> UsageWriter:
+    return runtime.part(UsageWriter)
 
 
 def usage_record(usage: UsageData) -> None:
     """Never blocks and never raises: the request that produced it is already answered."""
-    with _buffer_lock:
-        if len(_buffer) >= MAX_BUFFERED:
-            _buffer.popleft()
-            metrics.USAGE_DROPPED.inc()
-        _buffer.append(usage)
+    _writer().add(usage)
     _count_metrics(usage)
-    _ensure_flusher()
 
 
 def _count_metrics(usage: UsageData) -> None:
@@ -86,75 +164,21 @@ def _count_metrics(usage: UsageData) -> None:
     metrics.child(metrics.COST, usage.provider, usage.model).inc(float(usage.cost_usd))
 
 
-def _ensure_flusher() -> None:
-    global _flusher, _wake
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return  # sync callers (tests, commands) flush explicitly or at exit
-    if _flusher is None or _flusher.done() or _flusher.get_loop() is not loop:
-        _wake = asyncio.Event()
-        _flusher = loop.create_task(_flush_forever())
-    if len(_buffer) >= BATCH_SIZE and _wake is not None:
-        _wake.set()
-
-
-async def _flush_forever() -> None:
-    while True:
-        try:
-            await asyncio.wait_for(_wake.wait(), FLUSH_INTERVAL)
-        except asyncio.TimeoutError:
-            pass
-        _wake.clear()
-        while _buffer:
-            if not await aflush_once():
-                await asyncio.sleep(1.0)  # database unavailable: keep the records, try again
-                break
-            # Go on at once only while full batches wait. Flushing whatever trickled in
-            # meanwhile made, under load, a stream of tiny batches, each paying a thread
-            # hop, a transaction and two rollup upserts (~40 µs per request, measured).
-            if len(_buffer) < BATCH_SIZE:
-                break
-
-
-# One thread of its own: one database connection, kept, and no thread pool juggling.
-_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-writer")
-
-
-async def aflush_once() -> bool:
-    return await asyncio.get_running_loop().run_in_executor(_writer, flush_once)
-
-
 def flush_once() -> bool:
-    """Writes one batch; returns False (records kept) when the database refused it."""
-    with _buffer_lock:
-        batch = [_buffer.popleft() for _ in range(min(BATCH_SIZE, len(_buffer)))]
-    if not batch:
-        return True
-    try:
-        close_stale_connection()
-        _write(batch)
-        return True
-    except Exception as exc:
-        metrics.USAGE_WRITE_FAILURES.inc()
-        logger.warning("usage batch of %d not written, will retry: %s", len(batch), exc)
-        with _buffer_lock:
-            _buffer.extendleft(reversed(batch))
-        return False
+    return _writer().flush_once()
 
 
 def flush_all() -> None:
-    while _buffer and flush_once():
-        pass
+    _writer().flush_all()
 
 
 async def aflush_all() -> None:
-    while _buffer and await aflush_once():
-        pass
+    await _writer().aflush_all()
 
 
-def pending_count() -> int:
-    return len(_buffer)
+def pending() -> list[UsageData]:
+    """The records not written yet, oldest first."""
+    return list(_writer().buffer)
 
 
 _COLUMNS = (
@@ -198,7 +222,7 @@ def _flush_at_exit() -> None:
     try:
         flush_all()
     except Exception:  # the interpreter is going away; nothing else can be done
-        logger.exception("usage records lost at exit: %d", len(_buffer))
+        logger.exception("usage records lost at exit: %d", len(pending()))
 
 
 atexit.register(_flush_at_exit)

@@ -18,7 +18,7 @@ import pytest
 from apps.cache import semantic, tasks
 from apps.completions.validation import ChatRequest, parse_chat_request
 from apps.keys.registry import KeyInfo
-from gateway_site import fast_redis, gateway_config, redis_client
+from gateway_site import fast_redis, gateway_config
 from tests.gateway_server import GatewayServer
 
 def key_info(namespace: str, key_id: int = 1) -> KeyInfo:
@@ -70,13 +70,13 @@ def remember(payload: dict[str, Any], *, namespace: str, text: str = "Paris is t
     """What the completion path does on a miss: look up, then store the upstream's answer."""
     from apps.cache.services import acache_lookup, cache_store
 
-    semantic.warm_up()  # lookups skip the semantic cache while the model loads
+    semantic.load_model()  # lookups skip the semantic cache while the model loads
 
     chat = chat_request(payload, namespace=namespace, cache_control=cache_control)
 
     async def miss_then_store():
-        await acache_lookup(chat)
-        cache_store(chat, answer(text))
+        await acache_lookup(chat.cache, completion_id=chat.completion_id)
+        cache_store(chat.cache, answer(text))
 
     run(miss_then_store())
 
@@ -85,9 +85,10 @@ def recall(payload: dict[str, Any], *, namespace: str, cache_control: str = ""):
     """The CachedAnswer a request would be served, or None."""
     from apps.cache.services import acache_lookup
 
-    semantic.warm_up()
+    semantic.load_model()
 
-    return run(acache_lookup(chat_request(payload, namespace=namespace, cache_control=cache_control)))
+    chat = chat_request(payload, namespace=namespace, cache_control=cache_control)
+    return run(acache_lookup(chat.cache, completion_id=chat.completion_id))
 
 
 @pytest.fixture
@@ -102,10 +103,7 @@ def other_namespace() -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache_state():
-    """Redis connections belong to one event loop; each test runs its own loops."""
     yield
-    fast_redis.reset_fast_redis()
-    redis_client.redis_gate.reset()
     semantic.forget_state()
 
 

@@ -23,9 +23,9 @@ def test_the_cache_get_shares_the_rate_limit_checks_write(namespace):
 
     async def one_request():
         writes = count_writes(await fast_redis.get_fast_redis())
-        await acache_prefetch(chat)
+        await acache_prefetch(chat.cache)
         await limiter.arate_limit_check(chat.key)
-        answer = await acache_lookup(chat)
+        answer = await acache_lookup(chat.cache, completion_id=chat.completion_id)
         return writes, answer
 
     writes, answer = run(one_request())
@@ -44,11 +44,11 @@ def test_an_unread_prefetched_reply_that_fails_is_dropped_quietly(namespace):
     async def refused_request():
         asyncio.get_running_loop().set_exception_handler(lambda loop, context: loop_errors.append(context))
         await fast_redis.get_fast_redis()
-        await acache_prefetch(chat)
-        assert chat.cache_plan.exact_prefetch is not None
+        await acache_prefetch(chat.cache)
+        assert chat.cache.exact_prefetch is not None
         await fast_redis.close_fast_redis()  # the reply fails before anyone reads it
-        assert chat.cache_plan.exact_prefetch.done()
-        chat.cache_plan.exact_prefetch = None  # the request is over: nothing holds the reply
+        assert chat.cache.exact_prefetch.done()
+        chat.cache.exact_prefetch = None  # the request is over: nothing holds the reply
         gc.collect()
 
     run(refused_request())

@@ -5,9 +5,10 @@ import threading
 
 import pytest
 
-from apps.cache import semantic
+from apps.cache import embedder, semantic
 from apps.cache.services import acache_lookup
 from tests.cache.conftest import ask, chat_request, recall, remember, run
+from gateway_site.runtime import Runtime, install, part
 from tests.cache.served import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -16,16 +17,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_it_skips_semantic_lookups_until_the_model_is_loaded(namespace, monkeypatch):
     remember(ask("What is the capital of Peru?", temperature=0), namespace=namespace)
     loaded = threading.Event()
-    real_embed_sync = semantic.embed_sync
+    real_warm_up = embedder.warm_up
 
-    def slow_first_load(texts):
+    def slow_first_load():
         loaded.wait()
-        return real_embed_sync(texts)
+        real_warm_up()
 
-    monkeypatch.setattr(semantic, "_model_state", {"ready": False, "loading": False})
-    monkeypatch.setattr(semantic, "embed_sync", slow_first_load)
+    install(Runtime())  # a process that has not loaded the model yet
+    monkeypatch.setattr(embedder, "warm_up", slow_first_load)
     paraphrase = ask("what's the capital of Peru", temperature=0)
-    assert run(acache_lookup(chat_request(paraphrase, namespace=namespace))) is None  # did not wait
+    chat = chat_request(paraphrase, namespace=namespace)
+    assert run(acache_lookup(chat.cache, completion_id=chat.completion_id)) is None  # did not wait
     loaded.set()
-    wait_until(lambda: semantic._model_state["ready"])
+    wait_until(lambda: part(semantic.SemanticState).model_ready)
     assert recall(paraphrase, namespace=namespace).kind == "semantic"

@@ -2,6 +2,7 @@
 
 from apps.keys.limiter import ALLOWED, OVER_TOKENS, Limits, adecide, limit_headers, retry_after_seconds
 from apps.keys import limiter
+from gateway_site import runtime
 from tests.keys.test_limiter_helpers import T0, backend, new_key_id, run  # noqa: F401  (fixture)
 
 LIMITS = Limits(requests=100, tokens=1000)
@@ -11,7 +12,7 @@ async def record(key_id: str, tokens: int, offset_ms: int) -> None:
     if limiter.redis_configured():
         await limiter.arecord_tokens(key_id, tokens, now_ms=T0 + offset_ms)
     else:
-        limiter._local.record(key_id, tokens, T0 + offset_ms)
+        runtime.part(limiter.LocalWindows).record(key_id, tokens, T0 + offset_ms)
 
 
 def test_it_refuses_once_the_window_holds_the_token_limit(backend):

@@ -19,18 +19,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gateway_site.fast_redis import (
-    close_fast_redis, get_fast_redis, parse_redis_url, reset_fast_redis,
-)
+from gateway_site.fast_redis import close_fast_redis, get_fast_redis, parse_redis_url
 
 PATIENT = 2.0  # seconds: tests that are not about timeouts must not flake on a busy machine
-
-
-@pytest.fixture(autouse=True)
-def _fresh_fast_redis():
-    reset_fast_redis()
-    yield
-    reset_fast_redis()
 
 
 @pytest.fixture

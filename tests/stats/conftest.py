@@ -13,13 +13,10 @@ from tests.gateway_server import GatewayServer
 
 
 @pytest.fixture
-def empty_usage_buffer():
-    """Records buffered in this process by earlier tests must not land in this test's figures."""
-    from apps.stats import usage
-
-    usage._buffer.clear()
+def empty_usage_buffer(runtime):
+    """Records buffered in this process by earlier tests must not land in this test's figures
+    (each test has a runtime, and so a usage buffer, of its own)."""
     yield
-    usage._buffer.clear()
 
 
 @pytest.fixture(scope="module")

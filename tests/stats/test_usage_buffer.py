@@ -14,11 +14,10 @@ def dropped() -> float:
 
 def test_it_drops_the_oldest_records_when_full_and_counts_them(monkeypatch):
     monkeypatch.setattr(usage, "MAX_BUFFERED", 3)
-    usage._buffer.clear()
     before = dropped()
     for index in range(5):
         usage.usage_record(usage.UsageData(request_id=f"req_{index}", status_code=200))
-    assert [u.request_id for u in usage._buffer] == ["req_2", "req_3", "req_4"]
+    assert [u.request_id for u in usage.pending()] == ["req_2", "req_3", "req_4"]
     assert dropped() - before == 2
     usage.flush_all()
     assert list(UsageRecord.objects.order_by("id").values_list("request_id", flat=True)) == ["req_2", "req_3", "req_4"]
@@ -44,7 +43,7 @@ def test_the_writer_backs_off_a_locked_table_and_keeps_its_records(empty_usage_b
         writer.start()
         writer.join(timeout=10)  # not a speed check: without the timeout the writer waits for ever
         assert outcome == [False]
-        assert [u.request_id for u in usage._buffer] == ["req_locked_out"]
+        assert [u.request_id for u in usage.pending()] == ["req_locked_out"]
         assert not UsageRecord.objects.filter(request_id="req_locked_out").exists()
         other.commit()
         assert usage.flush_once() is True

@@ -13,7 +13,7 @@ import orjson
 
 from gateway_site.errors import InvalidRequest
 
-from . import openai as oai
+from . import openai_shapes as oai
 from .types import ModelRoute, SseEvent, StreamEventError, StreamState, UpstreamFailure, UpstreamRequest
 
 ANTHROPIC_VERSION = "2023-06-01"

@@ -1,8 +1,8 @@
 """Network I/O with the upstream providers, in one place.
 
 aiohttp rather than httpx: on this kind of machine httpx's connection pool was measured
-3x slower under concurrency (shared/reference/measurements.md), and the upstream client
-is the largest cost a gateway adds. One session per event loop, pooled keep-alive
+3x slower under concurrency (docs/benchmarks.md), and the upstream client
+is the largest cost a gateway adds. One session per process (a part of its runtime), pooled keep-alive
 connections, no limit on connections per host (the providers' limits are what count).
 """
 
@@ -17,6 +17,7 @@ import orjson
 
 from apps.completions.providers.sse import SseParser
 from apps.completions.providers.types import ProviderSettings, SseEvent, UpstreamRequest
+from gateway_site import runtime
 
 
 class UpstreamConnectionError(Exception):
@@ -34,25 +35,30 @@ class UpstreamResponse:
     body: bytes
 
 
-_sessions: dict[int, aiohttp.ClientSession] = {}
+class UpstreamSession:
+    """The process's pooled HTTP client, a part of its runtime (gateway_site/runtime.py)."""
+
+    def __init__(self) -> None:
+        self.session: aiohttp.ClientSession | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self.session is None or self.session.closed or self.loop is not loop:
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30, enable_cleanup_closed=True)
+            # auto_decompress stays on: upstreams may gzip; skip_auto_headers keeps requests lean.
+            self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
+            self.loop = loop
+        return self.session
+
+    async def aclose(self) -> None:
+        session, self.session = self.session, None
+        if session is not None and self.loop is asyncio.get_running_loop():
+            await session.close()
 
 
 def _session() -> aiohttp.ClientSession:
-    loop = asyncio.get_running_loop()
-    session = _sessions.get(id(loop))
-    if session is None or session.closed:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30, enable_cleanup_closed=True)
-        # auto_decompress stays on: upstreams may gzip; skip_auto_headers keeps requests lean.
-        session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
-        _sessions[id(loop)] = session
-    return session
-
-
-async def close_sessions() -> None:
-    loop_id = id(asyncio.get_running_loop())
-    session = _sessions.pop(loop_id, None)
-    if session is not None:
-        await session.close()
+    return runtime.part(UpstreamSession).get()
 
 
 def _headers(request: UpstreamRequest) -> dict[str, str]:

@@ -12,7 +12,7 @@ import orjson
 
 from gateway_site.errors import InvalidRequest
 
-from . import openai as oai
+from . import openai_shapes as oai
 from .types import ModelRoute, SseEvent, StreamEventError, StreamState, UpstreamFailure, UpstreamRequest
 
 # [decision] Gemini 3 signs its function calls and refuses the next turn unless the

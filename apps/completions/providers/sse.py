@@ -1,4 +1,5 @@
-"""Server-sent events: an incremental parser for upstream streams and the encoder for ours.
+"""Server-sent events: an incremental parser for upstream streams (ours are written by
+gateway_site/sse.py).
 
 Parsing follows the WHATWG event-stream rules the providers rely on: an event ends at a
 blank line, `data:` lines are joined with "\\n", `event:` names the event, lines starting
@@ -7,13 +8,7 @@ with ":" are comments, and a line may end in LF, CRLF or a lone CR.
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
-
 from .types import SseEvent
-
-DONE = b"data: [DONE]\n\n"
 
 
 class SseParser:
@@ -77,6 +72,3 @@ class SseParser:
         self._event = None
         return event
 
-
-def encode_chunk(obj: Any) -> bytes:
-    return b"data: " + orjson.dumps(obj) + b"\n\n"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from apps.completions.providers.sse import DONE, SseParser, encode_chunk
+from apps.completions.providers.sse import SseParser
+from gateway_site.sse import DONE
+from gateway_site.sse import encode_event as encode_chunk
 from apps.completions.providers.types import SseEvent
 
 from .helpers import fixture_bytes, split_bytes

@@ -1,0 +1,83 @@
+"""What became of one API request, recorded once: usage, cost, tokens for the limiter.
+
+Every request that got past authentication has an `Outcome`. The code that serves it
+fills in what it learns (the model that answered, usage, a cache hit, attempts, the time
+to first token, an error a stream could only report in-band); the front door calls
+`record_outcome` exactly once, from its one `finally`, with the status the client got:
+JSON, stream, cache hit, 4xx and 429 alike. A client that hung up is 499.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from apps.completions.providers.types import ModelRoute
+from apps.keys.limiter import record_tokens
+from apps.keys.registry import KeyInfo
+from apps.stats import metrics
+from apps.stats.usage import UsageData, usage_record
+from gateway_site.errors import GatewayError
+
+CLIENT_CLOSED_CODE = "client_closed"
+
+
+@dataclass
+class Outcome:
+    request_id: str
+    key: KeyInfo
+    started: float  # time.perf_counter() when the request arrived
+    route: ModelRoute | None = None  # the model asked for, once known
+    served_by: ModelRoute | None = None  # the model that answered (a fallback, maybe)
+    stream: bool = False
+    usage: dict[str, Any] | None = None
+    cache: str = ""  # "exact" or "semantic" for an answer from a cache
+    attempts: int = 1
+    ttft_ms: float | None = None
+    error: GatewayError | None = None  # an error sent inside a stream that had started as 200
+
+    def finish(self, status: int, error: GatewayError | None) -> None:
+        """The front door's `on_finish` callback."""
+        record_outcome(self, status=status, error=error)
+
+
+def cost_usd(route: ModelRoute, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    cost = (prompt_tokens * route.input_price + completion_tokens * route.output_price) / 1_000_000
+    return Decimal(str(round(cost, 8)))
+
+
+def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None = None) -> None:
+    if outcome.error is not None and status != 499:
+        error = outcome.error  # the stream's own failure, not the 200 its status line said
+        status = error.status
+    route = outcome.served_by or outcome.route
+    usage = outcome.usage or {}
+    prompt_tokens = int(usage.get("prompt_tokens") or 0)
+    completion_tokens = int(usage.get("completion_tokens") or 0)
+    free = bool(outcome.cache) or route is None
+    if outcome.cache:
+        metrics.child(metrics.CACHE_HITS, outcome.cache).inc()
+    usage_record(
+        UsageData(
+            request_id=outcome.request_id,
+            status_code=status,
+            api_key_id=outcome.key.id,
+            key_prefix=outcome.key.prefix,
+            model=route.name if route else "",
+            provider=route.provider.name if route else "",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=Decimal(0) if free else cost_usd(route, prompt_tokens, completion_tokens),
+            latency_ms=(time.perf_counter() - outcome.started) * 1000,
+            ttft_ms=outcome.ttft_ms,
+            error_code=error.code if error is not None else (CLIENT_CLOSED_CODE if status == 499 else ""),
+            cache=outcome.cache,
+            stream=outcome.stream,
+            attempts=outcome.attempts,
+            fallback_from=outcome.route.name if route is not None and route.name != outcome.route.name else "",
+        )
+    )
+    if not outcome.cache:  # answers from a cache cost no upstream tokens, so they do not count
+        record_tokens(outcome.key, prompt_tokens + completion_tokens)
