@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from gateway_site.redaction import redact
+
 
 class GatewayError(Exception):
     status = 500
@@ -99,7 +101,7 @@ def render_error_body(error: GatewayError, request_id: str) -> dict:
     return {
         "error": {
             "code": error.code,
-            "message": error.message,
+            "message": redact(error.message),  # an upstream's message may echo our credentials
             "type": error.type,
             "param": error.param,
         },

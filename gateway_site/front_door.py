@@ -213,6 +213,11 @@ class FrontDoor:
             await send({"type": "http.response.start", "status": response.status, "headers": _header_list(response)})
             await send({"type": "http.response.body", "body": response.body})
             return
+        # The body is whole now: say its length, or Django reads a chunked one as empty.
+        scope["headers"] = [
+            *((name, value) for name, value in scope["headers"] if name.lower() not in (b"content-length", b"transfer-encoding")),
+            (b"content-length", str(len(body)).encode()),
+        ]
         status = 500
 
         async def send_noting_status(message: dict) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from gateway_site import redaction
+
 from apps.completions.providers.types import ModelRoute, ProviderSettings
 
 PROTOCOLS = ("openai", "anthropic", "gemini")
@@ -244,3 +246,11 @@ def set_config(config: GatewayConfig | None) -> None:
     """Swaps the running config; None makes the next get_config() read the file again."""
     global _current
     _current = config
+
+
+def _running_secrets() -> tuple[str, ...]:
+    """The provider keys of the running config, for gateway_site/redaction.py."""
+    return tuple(provider.api_key for provider in _current.providers.values() if provider.api_key) if _current else ()
+
+
+redaction.use_secrets(_running_secrets)

@@ -10,12 +10,17 @@ from __future__ import annotations
 import redis
 
 from apps.cache import exact
+from gateway_site import runtime
 from gateway_site.redis_client import redis_configured
 
 KEY = "cache:stats:semantic"
 FIELDS = ("queries", "hits", "similarity_micro")
 
-_local = dict.fromkeys(FIELDS, 0)
+class LocalCounters(dict):
+    """The counters of a gateway without Redis: a part of the process's runtime."""
+
+    def __init__(self) -> None:
+        super().__init__(dict.fromkeys(FIELDS, 0))
 
 
 def _increments(*, hit: bool, similarity: float) -> dict[str, int]:
@@ -25,8 +30,9 @@ def _increments(*, hit: bool, similarity: float) -> dict[str, int]:
 async def acount_lookup(*, hit: bool, similarity: float = 0.0) -> None:
     increments = _increments(hit=hit, similarity=similarity)
     if not redis_configured():
+        local = runtime.part(LocalCounters)
         for name, value in increments.items():
-            _local[name] += value
+            local[name] += value
         return
 
     key = exact.full_key(KEY)
@@ -35,7 +41,7 @@ async def acount_lookup(*, hit: bool, similarity: float = 0.0) -> None:
 
 def semantic_counters() -> dict[str, int]:
     if not redis_configured():
-        return dict(_local)
+        return dict(runtime.part(LocalCounters))
     try:
         raw = exact.admin_redis().hgetall(exact.full_key(KEY))
     except redis.RedisError:

@@ -1,8 +1,9 @@
 """Cache writes run as background tasks, after the response has gone out.
 
 asyncio keeps only weak references to tasks, so a fire-and-forget task can be garbage
-collected mid-flight; `_pending` holds them until they finish. A write that fails is
-logged and forgotten: the cache is an optimisation, never a reason to fail a request.
+collected mid-flight; `_pending` holds them until they finish. A write that fails or is
+dropped (too many pending) is counted in a metric and logged at most once a minute, and
+forgotten: the cache is an optimisation, never a reason to fail a request.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any
+
+from apps.stats import metrics
+from gateway_site import runtime
+from gateway_site.quiet_log import QuietLog
 
 logger = logging.getLogger("gateway.cache")
 
@@ -22,7 +27,8 @@ _pending: set[asyncio.Task] = set()
 def spawn(coro: Coroutine[Any, Any, Any]) -> None:
     if len(_pending) >= MAX_PENDING:
         coro.close()
-        logger.warning("cache write dropped: %d writes already pending", len(_pending))
+        metrics.child(metrics.CACHE_WRITES_DROPPED, "backlog").inc()
+        runtime.part(QuietLog).warning(logger, "cache_write_dropped", "cache write dropped: %d writes already pending", len(_pending))
         return
     task = asyncio.get_running_loop().create_task(coro)
     _pending.add(task)
@@ -32,7 +38,8 @@ def spawn(coro: Coroutine[Any, Any, Any]) -> None:
 def _finished(task: asyncio.Task) -> None:
     _pending.discard(task)
     if not task.cancelled() and task.exception() is not None:
-        logger.warning("cache write failed: %r", task.exception())
+        metrics.child(metrics.CACHE_WRITES_DROPPED, "failed").inc()
+        runtime.part(QuietLog).warning(logger, "cache_write_failed", "cache write failed: %r", task.exception())
 
 
 async def adrain() -> None:

@@ -50,7 +50,7 @@ async def admit(
         except GatewayError:
             request.response_headers.update(await arate_limit_check(key))
             raise
-        outcome.route, outcome.stream = chat.route, chat.stream
+        outcome.route, outcome.stream, outcome.payload = chat.route, chat.stream, chat.payload
         await acache_prefetch(chat.cache)  # sent, not awaited: it leaves with the check below
     request.response_headers.update(await arate_limit_check(key))
     return Admission(key, outcome, chat)

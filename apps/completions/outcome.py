@@ -9,6 +9,7 @@ JSON, stream, cache hit, 4xx and 429 alike. A client that hung up is 499.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +23,7 @@ from apps.stats.usage import UsageData, usage_record
 from gateway_site.errors import GatewayError
 
 CLIENT_CLOSED_CODE = "client_closed"
+CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English text; only for estimates
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Outcome:
     attempts: int = 1
     ttft_ms: float | None = None
     error: GatewayError | None = None  # an error sent inside a stream that had started as 200
+    payload: dict[str, Any] | None = None  # the request body, for an estimate of its tokens
+    relayed_chars: int = 0  # text a stream relayed: its tokens, if the upstream never said
 
     def finish(self, status: int, error: GatewayError | None) -> None:
         """The front door's `on_finish` callback."""
@@ -56,6 +60,10 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
     usage = outcome.usage or {}
     prompt_tokens = int(usage.get("prompt_tokens") or 0)
     completion_tokens = int(usage.get("completion_tokens") or 0)
+    estimated = not usage and outcome.relayed_chars > 0  # a stream cut short: paid for all the same
+    if estimated:
+        prompt_tokens = math.ceil(_prompt_chars(outcome.payload) / CHARS_PER_TOKEN)
+        completion_tokens = math.ceil(outcome.relayed_chars / CHARS_PER_TOKEN)
     free = bool(outcome.cache) or route is None
     if outcome.cache:
         metrics.child(metrics.CACHE_HITS, outcome.cache).inc()
@@ -77,7 +85,20 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
             stream=outcome.stream,
             attempts=outcome.attempts,
             fallback_from=outcome.route.name if route is not None and route.name != outcome.route.name else "",
+            tokens_estimated=estimated,
         )
     )
     if not outcome.cache:  # answers from a cache cost no upstream tokens, so they do not count
         record_tokens(outcome.key, prompt_tokens + completion_tokens)
+
+
+def _prompt_chars(payload: dict[str, Any] | None) -> int:
+    """The text of a request's messages (string contents and text parts)."""
+    total = 0
+    for message in (payload or {}).get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            total += sum(len(part.get("text") or "") for part in content if isinstance(part, dict))
+    return total

@@ -24,6 +24,7 @@ from apps.keys.registry import KeyInfo
 from apps.stats import metrics
 from gateway_site.errors import GatewayError, InvalidRequest, ProviderError
 from gateway_site.gateway_config import GatewayConfig
+from gateway_site.redaction import shorten
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +56,10 @@ def failure_from_status(route: ModelRoute, failure: UpstreamFailure, headers: di
         # Never a 401 to the client: its key is fine, ours was refused.
         error = ProviderError(f"The gateway's API key for {provider} was refused by the provider ({failure.status})")
         return AttemptFailure(error, retryable=False, reason="auth")
+    said = shorten(failure.message)  # redacted when rendered (gateway_site/redaction.py)
     if failure.status in CLIENT_FAULT_STATUSES:
-        return InvalidRequest(f"{provider} rejected the request: {failure.message}")
-    error = ProviderError(f"{provider} failed with HTTP {failure.status}: {failure.message}")
+        return InvalidRequest(f"{provider} rejected the request for {route.name}: {said}")
+    error = ProviderError(f"{provider} failed to answer for {route.name} (HTTP {failure.status}): {said}")
     retryable = failure.status in RETRYABLE_STATUSES
     return AttemptFailure(error, retryable=retryable, reason=f"http_{failure.status}", retry_after=retry_after_seconds(headers))
 

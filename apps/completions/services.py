@@ -111,8 +111,23 @@ async def _attempt_stream(chat: ChatRequest, route: ModelRoute) -> StreamStart:
 
 
 async def _first_chunks(adapter, state, batches: AsyncIterator) -> list[dict[str, Any]]:
+    """Reads until the upstream has said something (content, a tool call, a finish): a
+    lone role chunk commits to nothing, and until the client has a byte a failure can
+    still be retried or fall back. A stream that ends before that is a failure too."""
+    chunks: list[dict[str, Any]] = []
     async for events in batches:
-        chunks = [chunk for event in events for chunk in adapter.parse_stream_event(state, event)]
-        if chunks:
+        chunks += [chunk for event in events for chunk in adapter.parse_stream_event(state, event)]
+        if any(_says_something(chunk) for chunk in chunks):
             return chunks
-    return adapter.finish_stream(state)
+    chunks += adapter.finish_stream(state)
+    if state.finish_reason is None:
+        raise base.UpstreamConnectionError(f"{state.model}: the stream ended before the answer began")
+    return chunks
+
+
+def _says_something(chunk: dict[str, Any]) -> bool:
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if choice.get("finish_reason") or delta.get("content") or delta.get("tool_calls") or delta.get("refusal"):
+            return True
+    return False

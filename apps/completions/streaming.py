@@ -47,16 +47,16 @@ async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: Outcome) 
     recorder = StreamRecorder(chat.cache)  # rebuilds the answer; stored only once complete
     complete = False
     try:
-        yield _encode_all(start.first_chunks, recorder)
+        yield _encode_all(start.first_chunks, recorder, outcome)
         outcome.ttft_ms = (time.perf_counter() - outcome.started) * 1000
         metrics.child(metrics.TIME_TO_FIRST_TOKEN, start.route.provider.name).observe(outcome.ttft_ms / 1000)
         async for events in start.batches:
             chunks = [chunk for event in events for chunk in adapter.parse_stream_event(state, event)]
             if chunks:
-                yield _encode_all(chunks, recorder)
+                yield _encode_all(chunks, recorder, outcome)
         final_chunks = adapter.finish_stream(state)
         if final_chunks:
-            yield _encode_all(final_chunks, recorder)
+            yield _encode_all(final_chunks, recorder, outcome)
         if state.finish_reason is None:
             raise base.UpstreamConnectionError(f"{start.route.provider.name} stream ended before it finished")
         if chat.include_usage and state.usage:
@@ -75,10 +75,22 @@ async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: Outcome) 
             recorder.finish(state.usage)
 
 
-def _encode_all(chunks: list[dict[str, Any]], recorder: StreamRecorder) -> bytes:
+def _encode_all(chunks: list[dict[str, Any]], recorder: StreamRecorder, outcome: Outcome) -> bytes:
     for chunk in chunks:
         recorder.add(chunk)
+        outcome.relayed_chars += _text_length(chunk)
     return b"".join(encode_event(chunk) for chunk in chunks)
+
+
+def _text_length(chunk: dict[str, Any]) -> int:
+    """Characters of content and tool-call arguments in a chunk."""
+    length = 0
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        length += len(delta.get("content") or "")
+        for call in delta.get("tool_calls") or ():
+            length += len((call.get("function") or {}).get("arguments") or "")
+    return length
 
 
 def _usage_chunk(state) -> dict[str, Any]:

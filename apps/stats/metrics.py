@@ -31,6 +31,9 @@ REQUEST_DURATION = Histogram(
 )
 CACHE_HITS = Counter("gateway_cache_hits_total", "Answers served from a cache", ["cache_type"])
 CACHE_MISSES = Counter("gateway_cache_misses_total", "Cache lookups that found nothing", ["cache_type"])
+CACHE_WRITES_DROPPED = Counter(
+    "gateway_cache_writes_dropped_total", "Cache writes not done: backlog (too many pending) or failed", ["reason"]
+)
 TOKENS = Counter("gateway_tokens_used_total", "Tokens counted from upstream usage", ["provider", "model", "type"])
 COST = Counter("gateway_cost_usd_total", "Estimated upstream cost in USD", ["provider", "model"])
 RATE_LIMITED = Counter("gateway_rate_limit_rejections_total", "Requests refused by a rate limit", ["limit"])

@@ -33,6 +33,9 @@ class UsageRecord(models.Model):
     stream = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=1)
     fallback_from = models.CharField(max_length=100, blank=True, help_text="The requested model, when a fallback answered.")
+    tokens_estimated = models.BooleanField(
+        default=False, help_text="The upstream never reported usage (a stream cut short): tokens estimated from the text."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["api_key", "created_at"])]

@@ -52,6 +52,7 @@ class UsageData:
     stream: bool = False
     attempts: int = 1
     fallback_from: str = ""
+    tokens_estimated: bool = False
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
 
     @property
@@ -184,7 +185,7 @@ def pending() -> list[UsageData]:
 _COLUMNS = (
     "created_at", "request_id", "api_key_id", "key_prefix", "model", "provider", "prompt_tokens",
     "completion_tokens", "total_tokens", "cost_usd", "latency_ms", "ttft_ms", "status_code", "error_code",
-    "cache", "stream", "attempts", "fallback_from",
+    "cache", "stream", "attempts", "fallback_from", "tokens_estimated",
 )
 
 
@@ -193,7 +194,7 @@ def _row(usage: UsageData) -> tuple:
         usage.created_at, usage.request_id, usage.api_key_id, usage.key_prefix, usage.model, usage.provider,
         usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost_usd, usage.latency_ms,
         usage.ttft_ms, usage.status_code, usage.error_code, usage.cache, usage.stream, usage.attempts,
-        usage.fallback_from,
+        usage.fallback_from, usage.tokens_estimated,
     )
 
 

@@ -132,6 +132,13 @@ def test_it_maps_connection_resets_and_garbage_to_502(call):
     assert_error(call("hi fake:badjson"), 502, "provider_error")
 
 
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4-20250514", "gemini-2.5-flash"])
+def test_it_answers_a_stream_that_breaks_before_saying_anything_with_an_http_error(call, model):
+    """Nothing has reached the client yet (a role chunk says nothing): like the
+    non-streamed twin, the failure is retried or falls back, and ends as a 502."""
+    assert_error(call("hi fake:badjson", model=model, stream=True), 502, "provider_error")
+
+
 def test_it_answers_an_error_status_before_a_stream_starts(call):
     response = call("hi fake:status=500", stream=True)
     assert_error(response, 502, "provider_error")

@@ -70,6 +70,33 @@ def test_it_cancels_the_upstream_when_the_client_disconnects(gateway, user_key, 
     assert fake_upstream.requests()["disconnects"].get("openai", 0) == before + 1
     [record] = wait_for_records(1, request_id=request_id)
     assert (record.status_code, record.error_code) == (499, "client_closed")
+    # The upstream never reported usage: what was relayed is estimated, and says so.
+    assert record.tokens_estimated is True
+    assert record.completion_tokens > 0 and record.prompt_tokens > 0 and record.cost_usd > 0
+
+
+def test_it_records_what_the_gateway_itself_refused(gateway, user_key):
+    """Every answer to a known key leaves a record, the gateway's own 4xx included."""
+    bad_temperature = httpx.post(f"{gateway.url}/v1/chat/completions", headers={"X-API-Key": user_key}, timeout=30,
+                                 json={"model": "gpt-4o", "temperature": 7, "messages": [{"role": "user", "content": "hi"}]})
+    unknown_model = post(gateway, user_key, "hi", model="no-such-model")
+    not_json = httpx.post(f"{gateway.url}/v1/chat/completions", headers={"X-API-Key": user_key}, content=b"{", timeout=30)
+    for response, code in ((bad_temperature, "invalid_request"), (unknown_model, "model_not_found"), (not_json, "invalid_request")):
+        assert response.status_code == 400
+        [record] = wait_for_records(1, request_id=response.headers["X-Request-ID"])
+        assert (record.status_code, record.error_code, record.key_prefix) == (400, code, user_key[:12])
+    assert wait_for_records(1, request_id=bad_temperature.headers["X-Request-ID"])[0].model == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_records_a_model_the_key_may_not_use(gateway):
+    from apps.keys.services import key_create
+
+    _, raw = key_create(name="narrow", allowed_models=["gpt-4o"])
+    response = post(gateway, raw, "hi", model="gemini-2.5-flash")
+    assert response.status_code == 403
+    [record] = wait_for_records(1, request_id=response.headers["X-Request-ID"])
+    assert (record.status_code, record.error_code) == (403, "permission_denied")
 
 
 def test_a_non_streamed_answer_the_client_left_is_recorded_and_cached(gateway, user_key, fake_upstream):

@@ -24,6 +24,7 @@ class Directives:
     hang: bool = False
     reset: bool = False
     badjson: bool = False
+    echo_auth: bool = False
     cut: int | None = None
     stream_error: int | None = None
     flaky: int = 0
@@ -117,6 +118,7 @@ _SETTERS = {
     "hang": lambda d, v: setattr(d, "hang", _flag(v)),
     "reset": lambda d, v: setattr(d, "reset", _flag(v)),
     "badjson": lambda d, v: setattr(d, "badjson", _flag(v)),
+    "echo_auth": lambda d, v: setattr(d, "echo_auth", _flag(v)),
     "cut": lambda d, v: setattr(d, "cut", _int(v)),
     "stream_error": _set_stream_error,
     "flaky": _set_flaky,

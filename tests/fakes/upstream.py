@@ -184,6 +184,10 @@ async def _early_fault(
         return None
     headers = {"Retry-After": found.retry_after} if found.retry_after else None
     message = f"fake upstream error {status} (injected by a fake: directive)"
+    if found.echo_auth:  # as a careless upstream or proxy might: the credentials it was sent
+        sent = [f"{name}: {value}" for name, value in request.headers.items()
+                if name.lower() in ("authorization", "x-api-key", "x-goog-api-key")]
+        message += f"; request headers were {', '.join(sent)}; query was {request.query_string}"
     return proto.error_response(status, message, headers)
 
 

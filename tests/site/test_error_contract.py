@@ -89,6 +89,21 @@ def test_it_refuses_oversized_bodies(api, user_key):
     assert_contract_error(response, 413, "invalid_request")
 
 
+@override_settings(GATEWAY_MAX_BODY_BYTES=1000)
+def test_it_refuses_an_endless_chunked_upload_to_any_path_before_storing_it(api):
+    """No key is needed for /health/live: the limit must hold before any view is reached."""
+    sent = []
+
+    async def endless():
+        while len(sent) < 10_000:  # 10 MB if nobody stopped reading
+            sent.append(1)
+            yield b"x" * 1000
+
+    response = api.post("/health/live", content=endless())
+    assert_contract_error(response, 413, "invalid_request")
+    assert len(sent) <= 3  # it stopped reading at the limit
+
+
 def test_it_hides_unexpected_exceptions_behind_a_500(api, user_key, monkeypatch, caplog):
     from apps.completions import views
 

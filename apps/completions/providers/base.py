@@ -77,7 +77,7 @@ async def send(request: UpstreamRequest, provider: ProviderSettings) -> Upstream
     except asyncio.TimeoutError as exc:
         raise UpstreamTimeout(f"{provider.name} did not answer within {provider.read_timeout:g} s") from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamConnectionError(f"{provider.name}: {exc.__class__.__name__}: {exc}") from exc
+        raise UpstreamConnectionError(_connection_message(provider, exc)) from exc
 
 
 async def open_stream(request: UpstreamRequest, provider: ProviderSettings) -> aiohttp.ClientResponse:
@@ -94,7 +94,7 @@ async def open_stream(request: UpstreamRequest, provider: ProviderSettings) -> a
     except asyncio.TimeoutError as exc:
         raise UpstreamTimeout(f"{provider.name} did not start streaming within {provider.stream_idle_timeout:g} s") from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamConnectionError(f"{provider.name}: {exc.__class__.__name__}: {exc}") from exc
+        raise UpstreamConnectionError(_connection_message(provider, exc)) from exc
 
 
 async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
@@ -119,7 +119,7 @@ async def stream_event_batches(response: aiohttp.ClientResponse, provider: Provi
     except asyncio.TimeoutError as exc:
         raise UpstreamTimeout(f"{provider.name} stream was idle for {provider.stream_idle_timeout:g} s") from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamConnectionError(f"{provider.name} stream broke: {exc.__class__.__name__}") from exc
+        raise UpstreamConnectionError(f"the connection to {provider.name} broke during the stream") from exc
     last = parser.flush()  # a last event without its blank line (Gemini may end so)
     if last:
         yield last
@@ -132,3 +132,12 @@ def release_stream(response: aiohttp.ClientResponse, *, complete: bool) -> None:
         response.release()
     else:
         response.close()
+
+
+def _connection_message(provider: ProviderSettings, exc: aiohttp.ClientError) -> str:
+    """Plain words for the client; the library's own text (class names, URLs) stays here."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"could not connect to {provider.name}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return f"{provider.name} closed the connection before its answer was complete"
+    return f"the connection to {provider.name} failed"
