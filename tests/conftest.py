@@ -33,17 +33,17 @@ def redis_url() -> str:
 @pytest.fixture(autouse=True)
 def _fresh_process_state():
     """Process-level memories (key cache, breakers) must not leak between tests."""
-    from apps.completions.breaker import breaker_reset
     from apps.keys import registry
-    from gateway_site.redis_client import redis_gate
+    from gateway_site.breaker import provider_breakers
+    from gateway_site.redis_client import redis_breaker
 
     registry._cache.clear()
-    breaker_reset()
-    redis_gate.reset()
+    provider_breakers().reset()
+    redis_breaker().reset()
     yield
     registry._cache.clear()
-    breaker_reset()
-    redis_gate.reset()
+    provider_breakers().reset()
+    redis_breaker().reset()
 
 
 @pytest.fixture

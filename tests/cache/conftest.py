@@ -105,7 +105,7 @@ def _fresh_cache_state():
     """Redis connections belong to one event loop; each test runs its own loops."""
     yield
     fast_redis.reset_fast_redis()
-    redis_client.redis_gate.reset()
+    redis_client.redis_breaker().reset()
     semantic.forget_state()
 
 
