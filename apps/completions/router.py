@@ -105,16 +105,18 @@ def candidate_routes(route: ModelRoute, key: KeyInfo, config: GatewayConfig) -> 
     return [route, *fallbacks]
 
 
-@functools.lru_cache(maxsize=256)
-def _breaker_settings(provider: ProviderSettings) -> BreakerSettings:
+def provider_breaker(provider: ProviderSettings) -> Breaker:
     # A probe still waiting past every timeout that could apply to it will never report.
     probe_timeout = provider.connect_timeout + provider.read_timeout + provider.stream_idle_timeout
-    return BreakerSettings(threshold=provider.breaker_threshold, cooldown=provider.breaker_cooldown,
-                           probe_timeout=probe_timeout)
+    settings = _breaker_settings(provider.breaker_threshold, provider.breaker_cooldown, probe_timeout)
+    return provider_breakers().get(provider.name, settings)
 
 
-def provider_breaker(provider: ProviderSettings) -> Breaker:
-    return provider_breakers().get(provider.name, _breaker_settings(provider))
+@functools.lru_cache(maxsize=256)
+def _breaker_settings(threshold: int, cooldown: float, probe_timeout: float) -> BreakerSettings:
+    # Remembered: the same few settings on every request, and one object per value lets
+    # Breakers.get tell them unchanged by identity.
+    return BreakerSettings(threshold=threshold, cooldown=cooldown, probe_timeout=probe_timeout)
 
 
 async def arun_with_fallbacks(
@@ -122,14 +124,16 @@ async def arun_with_fallbacks(
 ) -> tuple[T, RouteOutcome]:
     run = _Run(routes, attempt)
     for position, route in enumerate(routes):
-        if provider_breaker(route.provider).allow():
-            answer = await run.aroute(position, route)
+        breaker = provider_breaker(route.provider)
+        if breaker.allow():
+            answer = await run.aroute(position, route, breaker)
             if answer is not None:
                 return answer
     if not run.attempts:  # every candidate's breaker is open: never eject them all
         position = _least_recently_failed(routes)
-        _count_panic(routes[position])
-        answer = await run.aroute(position, routes[position])
+        route = routes[position]
+        _count_panic(route)
+        answer = await run.aroute(position, route, provider_breaker(route.provider))
         if answer is not None:
             return answer
     raise run.last_error or ProviderError()
@@ -143,10 +147,9 @@ class _Run(Generic[T]):
         self.attempts = 0
         self.last_error: GatewayError | None = None
 
-    async def aroute(self, position: int, route: ModelRoute) -> tuple[T, RouteOutcome] | None:
+    async def aroute(self, position: int, route: ModelRoute, breaker: Breaker) -> tuple[T, RouteOutcome] | None:
         """The answer from this route, with its retries; None to go on with the next one."""
         provider = route.provider
-        breaker = provider_breaker(provider)
         for retry in range(provider.max_attempts):
             self.attempts += 1
             if retry:
