@@ -72,12 +72,13 @@ def test_it_probes_again_when_the_client_leaves_during_the_probe(chat, probing, 
     assert_primary_answers(chat)
 
 
-def test_it_probes_again_after_a_probe_that_raised_an_unexpected_exception(chat, probing, monkeypatch):
-    async def broken_send(*args, **kwargs):
+@pytest.mark.parametrize(("call", "stream"), [("send", False), ("open_stream", True)])
+def test_it_probes_again_after_a_probe_that_raised_an_unexpected_exception(chat, probing, monkeypatch, call, stream):
+    async def broken(*args, **kwargs):
         raise RuntimeError("a bug of the gateway's own")
 
     with monkeypatch.context() as patched:
-        patched.setattr(base, "send", broken_send)
-        failed = chat("probe")
+        patched.setattr(base, call, broken)
+        failed = chat("probe", stream=stream)
     assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal_error"
     assert_primary_answers(chat)
