@@ -15,9 +15,15 @@ class AsgiClient:
         from gateway_site.asgi import application
 
         async def call() -> httpx.Response:
+            from apps.completions.providers.base import UpstreamSession
+            from gateway_site.runtime import part
+
             transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 40000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                return await client.request(method, path, **kwargs)
+            try:
+                async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                    return await client.request(method, path, **kwargs)
+            finally:
+                await part(UpstreamSession).aclose()  # the upstream connections belong to this loop, about to end
 
         return asyncio.run(call())
 

@@ -35,18 +35,12 @@ def runtime():
     """A fresh per-process runtime (gateway_site/runtime.py) for every test: key cache,
     breakers, connections and the other process-level memories never leak between tests.
     A test reads or seeds a part with `runtime.part(Class)`."""
-    from apps.completions.breaker import breaker_reset
     from gateway_site import runtime as runtime_module
-    from gateway_site.redis_client import redis_gate
 
     fresh = runtime_module.Runtime()
     runtime_module.install(fresh)
-    breaker_reset()
-    redis_gate.reset()
     yield fresh
     runtime_module.install(runtime_module.Runtime())  # the test's loops are gone: drop, don't close
-    breaker_reset()
-    redis_gate.reset()
 
 
 @pytest.fixture

@@ -29,15 +29,12 @@ from django.core.cache import caches
 
 from apps.cache.canonical import namespace_token
 from gateway_site.fast_redis import FastRedis, get_fast_redis
-from gateway_site.redis_client import redis_configured, redis_gate
+from gateway_site.redis_client import REDIS_BREAKER, redis_breaker, redis_call_failed, redis_configured
 
 logger = logging.getLogger("gateway.cache")
 
 COMPRESS_FROM = 256  # bytes; below this zlib saves nothing worth its header
 _RAW, _ZLIB = b"j", b"z"
-
-
-gate = redis_gate  # shared with the rate limiter (gateway_site/redis_client.py)
 
 
 def encode(completion: dict[str, Any]) -> bytes:
@@ -96,7 +93,7 @@ async def aprefetch(key: str) -> asyncio.Future | None:
 
 async def _client() -> FastRedis | None:
     """The connection, or None while Redis is paused or unreachable."""
-    if not gate.is_open():
+    if not redis_breaker().allow():  # shared with the rate limiter
         return None
     try:
         return await get_fast_redis()
@@ -111,13 +108,13 @@ async def _reply(reply: asyncio.Future) -> Any:
     except Exception as exc:  # RedisError, OSError, timeouts, or worse: never fail the request
         _failed(exc)
         return None
-    gate.succeeded()
+    redis_breaker().succeeded()
     return result
 
 
 def _failed(exc: BaseException) -> None:
-    if gate.failed(exc):
-        logger.warning("Redis unavailable (%r); exact cache paused for %.0f s", exc, gate.PAUSE)
+    if redis_call_failed(exc):
+        logger.warning("Redis unavailable (%r); exact cache paused for %.0f s", exc, REDIS_BREAKER.cooldown)
 
 
 def _retrieve(reply: asyncio.Future) -> None:

@@ -5,23 +5,30 @@ The attempt function does one upstream call and either returns a result or raise
 happens next: back off and retry on the same provider, move to the next fallback model,
 or give up with the last error. Retries never happen after the first streamed byte has
 reached the client: by then the attempt has returned.
+
+Every attempt's outcome reaches its provider's breaker exactly once, whatever it is
+(`_attempt_once`). A route whose breaker is open is skipped, but a request never loses
+all its routes to open breakers: then the one that failed least recently is tried anyway
+(Envoy's "panic" routing), so a recovered provider is found by the next request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-from apps.completions.breaker import breaker_allows, breaker_record_failure, breaker_record_success
-from apps.completions.providers.types import ModelRoute, UpstreamFailure
+from apps.completions.providers.types import ModelRoute, ProviderSettings, UpstreamFailure
 from apps.keys.registry import KeyInfo
 from apps.stats import metrics
+from gateway_site.breaker import Breaker, BreakerSettings, provider_breakers
 from gateway_site.errors import GatewayError, InvalidRequest, ProviderError
 from gateway_site.gateway_config import GatewayConfig
 from gateway_site.redaction import shorten
@@ -32,6 +39,7 @@ T = TypeVar("T")
 
 CLIENT_FAULT_STATUSES = frozenset({400, 404, 413, 422})
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+PANIC_LOG_EVERY = 60.0  # seconds between two "every breaker open" log lines
 
 
 @dataclass
@@ -40,6 +48,11 @@ class AttemptFailure(Exception):
     retryable: bool
     reason: str  # metrics label: timeout, connection, http_503, bad_response, ...
     retry_after: float | None = None
+
+
+class UpstreamRefused(InvalidRequest):
+    """The provider answered and refused the request as malformed: the client's mistake,
+    and proof the provider is up (its breaker closes)."""
 
 
 @dataclass
@@ -58,7 +71,7 @@ def failure_from_status(route: ModelRoute, failure: UpstreamFailure, headers: di
         return AttemptFailure(error, retryable=False, reason="auth")
     said = shorten(failure.message)  # redacted when rendered (gateway_site/redaction.py)
     if failure.status in CLIENT_FAULT_STATUSES:
-        return InvalidRequest(f"{provider} rejected the request for {route.name}: {said}")
+        return UpstreamRefused(f"{provider} rejected the request for {route.name}: {said}")
     error = ProviderError(f"{provider} failed to answer for {route.name} (HTTP {failure.status}): {said}")
     retryable = failure.status in RETRYABLE_STATUSES
     return AttemptFailure(error, retryable=retryable, reason=f"http_{failure.status}", retry_after=retry_after_seconds(headers))
@@ -94,46 +107,115 @@ def candidate_routes(route: ModelRoute, key: KeyInfo, config: GatewayConfig) -> 
     return [route, *fallbacks]
 
 
+def provider_breaker(provider: ProviderSettings) -> Breaker:
+    # A probe still waiting past every timeout that could apply to it will never report.
+    probe_timeout = provider.connect_timeout + provider.read_timeout + provider.stream_idle_timeout
+    settings = _breaker_settings(provider.breaker_threshold, provider.breaker_cooldown, probe_timeout)
+    return provider_breakers().get(provider.name, settings)
+
+
+@functools.lru_cache(maxsize=256)
+def _breaker_settings(threshold: int, cooldown: float, probe_timeout: float) -> BreakerSettings:
+    # Remembered: the same few settings on every request, and one object per value lets
+    # Breakers.get tell them unchanged by identity.
+    return BreakerSettings(threshold=threshold, cooldown=cooldown, probe_timeout=probe_timeout)
+
+
 async def arun_with_fallbacks(
     routes: list[ModelRoute], attempt: Callable[[ModelRoute], Awaitable[T]]
 ) -> tuple[T, RouteOutcome]:
-    last_error: GatewayError | None = None
-    attempts = 0
+    run = _Run(routes, attempt)
     for position, route in enumerate(routes):
+        breaker = provider_breaker(route.provider)
+        if breaker.allow():
+            answer = await run.aroute(position, route, breaker)
+            if answer is not None:
+                return answer
+    if not run.attempts:  # every candidate's breaker is open: never eject them all
+        position = _least_recently_failed(routes)
+        route = routes[position]
+        _count_panic(route)
+        answer = await run.aroute(position, route, provider_breaker(route.provider))
+        if answer is not None:
+            return answer
+    raise run.last_error or ProviderError()
+
+
+class _Run(Generic[T]):
+    """One request's walk through its routes: the attempts so far and the last error."""
+
+    def __init__(self, routes: list[ModelRoute], attempt: Callable[[ModelRoute], Awaitable[T]]) -> None:
+        self.routes, self.attempt = routes, attempt
+        self.attempts = 0
+        self.last_error: GatewayError | None = None
+
+    async def aroute(self, position: int, route: ModelRoute, breaker: Breaker) -> tuple[T, RouteOutcome] | None:
+        """The answer from this route, with its retries; None to go on with the next one."""
         provider = route.provider
-        if not breaker_allows(provider):
-            last_error = ProviderError(f"{provider.name} is temporarily unavailable (circuit breaker open)")
-            continue
         for retry in range(provider.max_attempts):
-            attempts += 1
+            self.attempts += 1
             if retry:
                 metrics.RETRIES.labels(provider.name).inc()
             try:
-                result = await attempt(route)
+                result = await _attempt_once(self.attempt, route, breaker)
             except AttemptFailure as failure:
                 metrics.UPSTREAM_ERRORS.labels(provider.name, failure.reason).inc()
-                breaker_record_failure(provider)
-                last_error = failure.error
-                if not _should_retry(failure, route, retry):
-                    break
+                self.last_error = failure.error
+                if not _should_retry(failure, route, retry, breaker):
+                    return None
                 await asyncio.sleep(backoff_delay(route, retry, failure.retry_after))
                 continue
             except InvalidRequest as error:
                 if position == 0:
                     raise
-                last_error = error  # this fallback cannot take the request; try the next one
-                break
-            breaker_record_success(provider)
+                self.last_error = error  # this fallback cannot take the request; try the next one
+                return None
             if position:
-                metrics.FALLBACKS.labels(routes[0].name, route.name).inc()
-            return result, RouteOutcome(route=route, attempts=attempts)
-    raise last_error or ProviderError()
+                metrics.FALLBACKS.labels(self.routes[0].name, route.name).inc()
+            return result, RouteOutcome(route=route, attempts=self.attempts)
+        return None
 
 
-def _should_retry(failure: AttemptFailure, route: ModelRoute, retry: int) -> bool:
+async def _attempt_once(attempt: Callable[[ModelRoute], Awaitable[T]], route: ModelRoute, breaker: Breaker) -> T:
+    """One attempt, whose outcome reaches the breaker exactly once, however it ends: a
+    half-open breaker's probe that reported nothing would keep the provider out."""
+    try:
+        result = await attempt(route)
+    except AttemptFailure:
+        breaker.failed()
+        raise
+    except UpstreamRefused:
+        breaker.refused()
+        raise
+    except BaseException:
+        # Cancelled (the client left), or a fault of ours: nothing learnt about the provider.
+        breaker.released()
+        raise
+    breaker.succeeded()
+    return result
+
+
+def _should_retry(failure: AttemptFailure, route: ModelRoute, retry: int, breaker: Breaker) -> bool:
     provider = route.provider
     if not failure.retryable or retry + 1 >= provider.max_attempts:
         return False
     if failure.retry_after is not None and failure.retry_after > provider.max_retry_after:
         return False  # waiting that long would hold the client; a fallback may answer now
-    return breaker_allows(provider)
+    return breaker.allow()
+
+
+def _least_recently_failed(routes: list[ModelRoute]) -> int:
+    return min(range(len(routes)), key=lambda position: provider_breaker(routes[position].provider).last_failure_at)
+
+
+class _PanicLog:
+    logged_at = -math.inf
+
+
+def _count_panic(route: ModelRoute) -> None:
+    metrics.child(metrics.BREAKER_PANICS, route.provider.name).inc()
+    now = time.monotonic()
+    if now - _PanicLog.logged_at >= PANIC_LOG_EVERY:
+        _PanicLog.logged_at = now
+        logger.warning("every candidate's circuit breaker is open; trying %s anyway (logged once a minute)",
+                       route.provider.name)

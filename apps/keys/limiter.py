@@ -20,8 +20,8 @@ Without REDIS_URL the same algorithm runs in process memory (exact for one proce
 Redis unavailable: config rate_limits.fail_open lets requests through (counted in
 gateway_rate_limit_fail_open_total, logged at most once a minute) or refuses them with
 503 service_unavailable. A Redis found dead (or hung for a few calls) is not asked again for
-redis_gate.PAUSE seconds,
-so a dead Redis costs at most one socket timeout (50 ms) per second, never a hang.
+a second (the Redis breaker, gateway_site/redis_client.py), so a dead Redis costs at most
+one socket timeout (50 ms) per second, never a hang.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from gateway_site.errors import RateLimitExceeded, ServiceUnavailable
 from gateway_site.fast_redis import get_fast_redis
 from gateway_site.gateway_config import get_config
 from gateway_site.quiet_log import QuietLog
-from gateway_site.redis_client import get_sync_redis, redis_configured, redis_gate
+from gateway_site.redis_client import get_sync_redis, redis_breaker, redis_call_failed, redis_configured
 from gateway_site.request_ids import unique_token
 
 logger = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ async def adecide(key_id: str, limits: Limits, *, cost: int, now_ms: int | None 
     """The check itself; None when Redis is unavailable. `now_ms` fixes the clock (tests)."""
     if not redis_configured():
         return runtime.part(LocalWindows).decide(key_id, limits, cost=cost, now_ms=now_ms or _now_ms())
-    if not redis_gate.is_open():
+    if not redis_breaker().allow():
         return None
     args = (now_ms or 0, WINDOW_MS, limits.requests, limits.tokens or 0, cost, unique_token())
     try:
@@ -218,12 +218,12 @@ async def adecide(key_id: str, limits: Limits, *, cost: int, now_ms: int | None 
     except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
         _redis_failed(exc)
         return None
-    redis_gate.succeeded()
+    redis_breaker().succeeded()
     return Decision(*(int(value) for value in raw))
 
 
 async def arecord_tokens(key_id: str, tokens: int, *, now_ms: int | None = None) -> None:
-    if not redis_gate.is_open():
+    if not redis_breaker().allow():
         return
     try:
         await _aeval(_RECORD, redis_keys(key_id)[1:], (now_ms or 0, tokens, WINDOW_MS))
@@ -328,7 +328,7 @@ _pending: set[asyncio.Task] = set()  # token writes in flight: the loop holds ta
 
 
 def _redis_failed(exc: BaseException) -> None:
-    redis_gate.failed(exc)
+    redis_call_failed(exc)
     policy = "letting requests through" if get_config().rate_limits.fail_open else "refusing requests"
     runtime.part(QuietLog).warning(
         logger, "limiter_redis", "rate limiter cannot reach Redis (%s: %s); %s", type(exc).__name__, exc, policy,

@@ -6,6 +6,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from gateway_site.breaker import provider_breakers
 from gateway_site.errors import utc_timestamp
 from gateway_site.gateway_config import ConfigError, get_config
 
@@ -47,8 +48,6 @@ def check_config() -> bool:
 
 
 def check_providers() -> dict[str, str]:
-    from apps.completions.breaker import breaker_is_open
-
     try:
         providers = get_config().providers
     except ConfigError:
@@ -57,7 +56,7 @@ def check_providers() -> dict[str, str]:
     for name, provider in providers.items():
         if not provider.api_key:
             result[name] = "not_configured"
-        elif breaker_is_open(name):
+        elif provider_breakers().is_open(name):
             result[name] = "unavailable"
         else:
             result[name] = "available"

@@ -50,6 +50,10 @@ FALLBACKS = Counter("gateway_fallbacks_total", "Requests answered by a fallback 
 CIRCUIT_STATE = Gauge(
     "gateway_circuit_breaker_open", "1 while a provider's breaker is open or probing", ["provider"], multiprocess_mode="max"
 )
+BREAKER_PANICS = Counter(
+    "gateway_circuit_breaker_panic_total",
+    "Attempts sent to a provider with an open breaker because every candidate's breaker was open", ["provider"],
+)
 USAGE_DROPPED = Counter("gateway_usage_records_dropped_total", "Usage records lost because the buffer overflowed")
 USAGE_WRITE_FAILURES = Counter("gateway_usage_write_failures_total", "Failed batch writes of usage records (retried)")
 
@@ -74,7 +78,7 @@ def observe_request(method: str, endpoint: str, status: int, started: float) -> 
 
 
 def circuit_state_changed(provider: str, state: str) -> None:
-    """apps.completions.breaker's on_state_change callback."""
+    """The provider breakers' state-change listener (registered in apps/stats/apps.py)."""
     CIRCUIT_STATE.labels(provider).set(0 if state == "closed" else 1)
 
 

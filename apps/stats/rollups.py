@@ -13,7 +13,6 @@ repair); the migration runs the same SQL to backfill existing records.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from decimal import Decimal
 
 from django.db import connection, transaction

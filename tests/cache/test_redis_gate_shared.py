@@ -10,6 +10,7 @@ from apps.cache import exact
 from apps.keys import limiter
 from apps.keys.registry import KeyInfo
 from gateway_site import redis_client
+from gateway_site.breaker import OPEN
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_it_pauses_redis_for_the_cache_and_the_limiter_alike(hung_redis):
     async def requests_until_paused() -> int:
         for count in range(1, 10):
             assert await one_request() is None
-            if not redis_client.redis_gate.is_open():
+            if redis_client.redis_breaker().state == OPEN:
                 return count
         return 99
 
@@ -77,4 +78,4 @@ def test_a_request_pays_a_hung_redis_one_timeout_for_the_limiter_and_the_cache(h
     with override_settings(REDIS_URL=hung_redis):
         assert asyncio.run(one_request()) is None
         assert connections_made(hung_server) == 1
-        assert redis_client.redis_gate.timeouts == 2  # the limiter's and the cache's, counted
+        assert redis_client.redis_breaker().failures == 2  # the limiter's and the cache's timeouts, counted

@@ -43,3 +43,57 @@ def gateway(fake_upstream, django_db_blocker):
         server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fragile_gateway(fake_upstream, tmp_path, settings):
+    """The in-process app (tests/asgi_client.py) with providers whose breakers open on one
+    failure and cool down in a tenth of a second: "fragile" and "brittle" (both OpenAI at
+    the fake), and "steady" (Anthropic at the fake, breaker practically never opens).
+    Models: primary (fragile) falls back to backup (steady); first (fragile) falls back to
+    second (brittle); no retries anywhere. Written to a file, since a process re-reads its
+    config file whenever its event listener (re)connects to Redis."""
+    import yaml
+
+    from apps.stats import usage
+    from gateway_site import gateway_config
+
+    openai = {"protocol": "openai", "base_url": f"{fake_upstream.url}/openai/v1", "api_key_env": "OPENAI_API_KEY"}
+    fragile = {"failure_threshold": 1, "cooldown": 0.1}
+    raw = {
+        "defaults": {"retries": {"max_attempts": 1}, "circuit_breaker": {"failure_threshold": 1000, "cooldown": 0.1}},
+        "providers": {
+            "fragile": {**openai, "circuit_breaker": fragile},
+            "brittle": {**openai, "circuit_breaker": fragile},
+            "steady": {"protocol": "anthropic", "base_url": f"{fake_upstream.url}/anthropic", "api_key_env": "ANTHROPIC_API_KEY"},
+        },
+        "models": {
+            "primary": {"provider": "fragile", "upstream_model": "gpt-4o", "fallbacks": ["backup"]},
+            "backup": {"provider": "steady", "upstream_model": "claude-sonnet-4-20250514"},
+            "first": {"provider": "fragile", "upstream_model": "gpt-4o", "fallbacks": ["second"]},
+            "second": {"provider": "brittle", "upstream_model": "gpt-4o"},
+        },
+        "rate_limits": {"requests_per_minute": 100000},
+    }
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    settings.GATEWAY_CONFIG = str(path)
+    gateway_config.set_config(None)
+    yield
+    gateway_config.set_config(None)
+    usage.flush_all()  # the requests' usage records, while their tables still exist
+
+
+def chat_body(content: str, *, model: str, stream: bool = False) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": content}], "stream": stream}
+
+
+@pytest.fixture
+def chat(api, fragile_gateway, user_key):
+    """chat("hello", model="primary") through the in-process app, uncached."""
+
+    def send(content: str, *, model: str = "primary", stream: bool = False):
+        headers = {"Authorization": f"Bearer {user_key}", "Cache-Control": "no-store"}
+        return api.post("/v1/chat/completions", json=chat_body(content, model=model, stream=stream), headers=headers)
+
+    return send

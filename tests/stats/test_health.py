@@ -41,12 +41,12 @@ def test_it_turns_degraded_when_redis_stops_and_recovers_when_it_returns(client,
 
 
 def test_it_reports_a_provider_with_an_open_breaker_as_unavailable(client, user_key):
-    from apps.completions.breaker import breaker_record_failure
+    from apps.completions.router import provider_breaker
     from gateway_site.gateway_config import get_config
 
     openai = get_config().providers["openai"]
     for _ in range(openai.breaker_threshold):
-        breaker_record_failure(openai)
+        provider_breaker(openai).failed()
     body = client.get("/health", HTTP_X_API_KEY=user_key).json()
     assert body["services"]["providers"]["openai"] == "unavailable"
     assert body["status"] == "degraded"

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from apps.completions import breaker
+from apps.completions.router import provider_breaker
 from gateway_site.gateway_config import get_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +23,7 @@ def test_it_exports_every_configured_provider(client, admin_key):
 
 def test_it_follows_the_breaker_open_and_closed(client, admin_key):
     provider = dataclasses.replace(get_config().providers["openai"], name="metrics-test-provider", breaker_threshold=1)
-    breaker.breaker_record_failure(provider)
+    provider_breaker(provider).failed()
     assert gauge_line(client, admin_key, "metrics-test-provider") == "1.0"
-    breaker.breaker_record_success(provider)
+    provider_breaker(provider).succeeded()
     assert gauge_line(client, admin_key, "metrics-test-provider") == "0.0"
