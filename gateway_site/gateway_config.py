@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 ProtocolName = Literal["openai", "anthropic", "gemini"]

@@ -69,7 +69,8 @@ def test_it_refuses_an_unknown_key_and_names_it(shipped):
     shipped["colour"] = "blue"
     with pytest.raises(ConfigError) as refused:
         parse_config(shipped, environ={})
-    assert "providers.openai.timeouts.raed: unknown key (expected one of: connect, read, stream_idle)" in refused.value.errors
+    expected = "providers.openai.timeouts.raed: unknown key (expected one of: connect, read, stream_idle)"
+    assert expected in refused.value.errors
     assert any(error.startswith("colour: unknown key") for error in refused.value.errors)
 
 
@@ -92,11 +93,13 @@ def test_it_lists_unknown_keys_wrong_values_and_wrong_references_together(shippe
     with pytest.raises(ConfigError) as refused:
         parse_config(shipped, environ={})
     paths = {error.split(":")[0] for error in refused.value.errors}
-    assert paths == {"defaults.retries.max_attempts", "models.gpt-4.price.inptu", "models.gpt-4.fallbacks.0", "cache.models.gpt-17"}
+    assert paths == {"defaults.retries.max_attempts", "models.gpt-4.price.inptu", "models.gpt-4.fallbacks.0",
+                     "cache.models.gpt-17"}
 
 
 def test_it_runs_with_the_dataclass_defaults_when_the_file_leaves_them_out():
-    raw = {"defaults": {}, "providers": {"p": {"protocol": "openai", "base_url": "http://x/v1"}}, "models": {"m": {"provider": "p"}}}
+    raw = {"defaults": {}, "providers": {"p": {"protocol": "openai", "base_url": "http://x/v1"}},
+           "models": {"m": {"provider": "p"}}}
     config = parse_config(raw, environ={})
     provider = ProviderSettings(name="p", protocol="openai", base_url="http://x/v1")
     assert config.providers["p"] == provider
@@ -116,18 +119,21 @@ def test_it_ships_the_built_in_defaults(shipped):
 def test_it_lets_a_provider_override_the_defaults_key_by_key():
     raw = {
         "defaults": {"timeouts": {"read": 10, "connect": 1}, "circuit_breaker": {"cooldown": 2}},
-        "providers": {"p": {"protocol": "anthropic", "base_url": "http://x", "timeouts": {"connect": 3}, "retries": {"max_attempts": 1}}},
+        "providers": {"p": {"protocol": "anthropic", "base_url": "http://x",
+                            "timeouts": {"connect": 3}, "retries": {"max_attempts": 1}}},
         "models": {"m": {"provider": "p"}},
     }
     provider = parse_config(raw, environ={}).providers["p"]
-    assert (provider.read_timeout, provider.connect_timeout, provider.breaker_cooldown, provider.max_attempts) == (10, 3, 2, 1)
+    given = (provider.read_timeout, provider.connect_timeout, provider.breaker_cooldown, provider.max_attempts)
+    assert given == (10, 3, 2, 1)
     assert provider.stream_idle_timeout == ProviderSettings.__dataclass_fields__["stream_idle_timeout"].default
 
 
 def test_it_names_a_bad_base_url_from_the_environment(shipped):
     with pytest.raises(ConfigError) as refused:
         parse_config(shipped, environ={"OPENAI_BASE_URL": "api.openai.com"})
-    assert refused.value.errors == ["providers.openai.base_url: expected an http(s) URL, got 'api.openai.com' (from $OPENAI_BASE_URL)"]
+    assert refused.value.errors == [
+        "providers.openai.base_url: expected an http(s) URL, got 'api.openai.com' (from $OPENAI_BASE_URL)"]
 
 
 def test_it_keeps_per_model_cache_overrides_as_given(shipped):
