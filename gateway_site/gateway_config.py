@@ -1,31 +1,87 @@
 """Loading and validating config/gateway.yaml.
 
+Two layers. The file is read by pydantic models (the `_File` tree below): an unknown key
+or a wrong value is refused with its dotted path (`providers.openai.timeouts.read: ...`),
+every problem of the file at once. The running gateway reads frozen dataclasses
+(`GatewayConfig`, `ProviderSettings`, `ModelRoute`, `CacheSettings`, `RateLimitSettings`):
+plain attribute access on the request path. Every default is written once, on those
+dataclasses; the file models take theirs from there (`_setting`).
+
 The loaded `GatewayConfig` is immutable; a reload swaps the whole object, so a request
 that started on one config finishes on it.
+
+This module imports nothing of the project and not Django, so settings and every app may
+import it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from gateway_site import redaction
 
-from apps.completions.providers.types import ModelRoute, ProviderSettings
+ProtocolName = Literal["openai", "anthropic", "gemini"]
+PROTOCOLS: tuple[str, ...] = typing.get_args(ProtocolName)
 
-PROTOCOLS = ("openai", "anthropic", "gemini")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "gateway.yaml"
+
+
+def config_path(environ: Mapping[str, str] = os.environ) -> str:
+    """The file to load: $GATEWAY_CONFIG, else config/gateway.yaml of this project."""
+    return environ.get("GATEWAY_CONFIG") or str(DEFAULT_CONFIG_PATH)
 
 
 class ConfigError(Exception):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+
+
+# --- What the running gateway reads -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    name: str  # "openai", "anthropic", "google", or a name added in gateway.yaml
+    protocol: str  # "openai", "anthropic" or "gemini": which adapter speaks to it
+    base_url: str  # OpenAI: includes /v1; Anthropic and Gemini: host only (see DESIGN.md)
+    api_key: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 120.0  # a whole non-streamed answer, or a stream's first byte
+    stream_idle_timeout: float = 60.0  # longest silence between two stream events
+    max_attempts: int = 3  # per model, the first attempt included
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    max_retry_after: float = 20.0  # a longer upstream Retry-After is not waited for
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 30.0
+    default_max_tokens: int = 4096  # Anthropic requires max_tokens
+
+
+@dataclass(frozen=True)
+class ModelRoute:
+    name: str  # the model name clients send
+    provider: ProviderSettings
+    upstream_model: str
+    fallbacks: tuple[str, ...] = ()
+    input_price: float = 0.0  # USD per million prompt tokens
+    output_price: float = 0.0  # USD per million completion tokens
+    max_tokens_default: int | None = None
+    created: int = 1700000000
 
 
 @dataclass(frozen=True)
@@ -37,6 +93,7 @@ class CacheSettings:
     similarity_threshold: float = 0.75
     max_temperature: float = 0.5
     max_entries: int = 100_000
+    # cache.models.<model>: the values given in the file, as apps/cache/policy.py reads them
     model_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
@@ -56,168 +113,232 @@ class GatewayConfig:
     digest: str  # identifies this exact config, e.g. in logs after a reload
 
 
-class _Reader:
-    """Collects every problem of a config file instead of stopping at the first."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def number(self, data: Mapping, key: str, where: str, default: float, *, minimum: float = 0) -> float:
-        value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-            self.errors.append(f"{where}.{key}: expected a number >= {minimum}, got {value!r}")
-            return default
-        return value
-
-    def mapping(self, data: Mapping, key: str, where: str) -> Mapping:
-        value = data.get(key) or {}
-        if not isinstance(value, Mapping):
-            self.errors.append(f"{where}.{key}: expected a mapping")
-            return {}
-        return value
+# --- What the file may say --------------------------------------------------------------
 
 
-def parse_config(raw: Any, environ: Mapping[str, str] = os.environ) -> GatewayConfig:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(["the file must hold a mapping at the top level"])
-    reader = _Reader()
-    defaults = reader.mapping(raw, "defaults", "")
-    providers = _parse_providers(reader, raw, defaults, environ)
-    models = _parse_models(reader, raw, providers)
-    cache = _parse_cache(reader, reader.mapping(raw, "cache", ""), models)
-    limits = _parse_limits(reader, reader.mapping(raw, "rate_limits", ""))
-    if reader.errors:
-        raise ConfigError(reader.errors)
-    digest = hashlib.sha256(repr(sorted(raw.items(), key=str)).encode()).hexdigest()[:12]
-    return GatewayConfig(providers=providers, models=models, cache=cache, rate_limits=limits, digest=digest)
+def _setting(owner: type, name: str, *, key: str | None = None, **constraints: Any) -> Any:
+    """A file key that lands in `owner.name`, with the default written there (`key`: its
+    name in the file, when it differs)."""
+    default = next(f.default for f in dataclasses.fields(owner) if f.name == name)
+    return Field(default, alias=key, **constraints)
 
 
-def _parse_providers(reader: _Reader, raw: Mapping, defaults: Mapping, environ: Mapping) -> dict[str, ProviderSettings]:
-    timeouts = reader.mapping(defaults, "timeouts", "defaults")
-    retries = reader.mapping(defaults, "retries", "defaults")
-    breaker = reader.mapping(defaults, "circuit_breaker", "defaults")
-    providers = {}
-    for name, data in reader.mapping(raw, "providers", "").items():
-        where = f"providers.{name}"
-        if not isinstance(data, Mapping):
-            reader.errors.append(f"{where}: expected a mapping")
-            continue
-        protocol = data.get("protocol")
-        if protocol not in PROTOCOLS:
-            reader.errors.append(f"{where}.protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-            continue
-        base_url = environ.get(data.get("base_url_env") or "", "") or data.get("base_url")
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            reader.errors.append(f"{where}.base_url: expected an http(s) URL, got {base_url!r}")
-            continue
-        provider_timeouts = {**timeouts, **reader.mapping(data, "timeouts", where)}
-        provider_retries = {**retries, **reader.mapping(data, "retries", where)}
-        provider_breaker = {**breaker, **reader.mapping(data, "circuit_breaker", where)}
-        providers[name] = ProviderSettings(
-            name=name,
-            protocol=protocol,
-            base_url=base_url.rstrip("/"),
-            api_key=environ.get(data.get("api_key_env") or "", ""),
-            connect_timeout=reader.number(provider_timeouts, "connect", where + ".timeouts", 5.0, minimum=0.001),
-            read_timeout=reader.number(provider_timeouts, "read", where + ".timeouts", 120.0, minimum=0.001),
-            stream_idle_timeout=reader.number(provider_timeouts, "stream_idle", where + ".timeouts", 60.0, minimum=0.001),
-            max_attempts=int(reader.number(provider_retries, "max_attempts", where + ".retries", 3, minimum=1)),
-            backoff_base=reader.number(provider_retries, "backoff_base", where + ".retries", 0.5),
-            backoff_max=reader.number(provider_retries, "backoff_max", where + ".retries", 8.0),
-            max_retry_after=reader.number(provider_retries, "max_retry_after", where + ".retries", 20.0),
-            breaker_threshold=int(reader.number(provider_breaker, "failure_threshold", where + ".circuit_breaker", 5, minimum=1)),
-            breaker_cooldown=reader.number(provider_breaker, "cooldown", where + ".circuit_breaker", 30.0),
-            default_max_tokens=int(reader.number(data, "default_max_tokens", where, 4096, minimum=1)),
-        )
-    return providers
+def _known(kind: str) -> AfterValidator:
+    """Checks a name against the file's own `providers` or `models` (passed as context, so
+    a wrong reference is reported together with every other mistake)."""
+
+    def check(name: str, info: ValidationInfo) -> str:
+        if info.context is not None and name not in info.context[kind]:
+            raise PydanticCustomError("unknown_name", "not one of the configured " + kind)
+        return name
+
+    return AfterValidator(check)
 
 
-def _parse_models(reader: _Reader, raw: Mapping, providers: Mapping[str, ProviderSettings]) -> dict[str, ModelRoute]:
-    models_raw = reader.mapping(raw, "models", "")
-    if not models_raw:
-        reader.errors.append("models: at least one model is required")
-    models = {}
-    for name, data in models_raw.items():
-        where = f"models.{name}"
-        if not isinstance(data, Mapping):
-            reader.errors.append(f"{where}: expected a mapping")
-            continue
-        provider = providers.get(data.get("provider"))
-        if provider is None:
-            reader.errors.append(f"{where}.provider: unknown provider {data.get('provider')!r}")
-            continue
-        fallbacks = data.get("fallbacks") or []
-        if not isinstance(fallbacks, list) or any(f not in models_raw or f == name for f in fallbacks):
-            reader.errors.append(f"{where}.fallbacks: expected a list of other configured models, got {fallbacks!r}")
-            fallbacks = []
-        price = reader.mapping(data, "price", where)
-        max_tokens = data.get("max_tokens_default")
-        models[str(name)] = ModelRoute(
-            name=str(name),
-            provider=provider,
-            upstream_model=str(data.get("upstream_model") or name),
-            fallbacks=tuple(fallbacks),
-            input_price=reader.number(price, "input", where + ".price", 0.0),
-            output_price=reader.number(price, "output", where + ".price", 0.0),
-            max_tokens_default=int(max_tokens) if isinstance(max_tokens, int) and max_tokens > 0 else None,
-        )
+# An empty section (`cache:` with everything commented out) reads as null: take it as {}.
+_Optional = BeforeValidator(lambda value: {} if value is None else value)
+
+
+class _Section(BaseModel):
+    # strict: YAML already types its values, so "5" or `yes` where a number belongs is a mistake
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Timeouts(_Section):
+    connect_timeout: float = _setting(ProviderSettings, "connect_timeout", key="connect", gt=0)
+    read_timeout: float = _setting(ProviderSettings, "read_timeout", key="read", gt=0)
+    stream_idle_timeout: float = _setting(ProviderSettings, "stream_idle_timeout", key="stream_idle", gt=0)
+
+
+class _Retries(_Section):
+    max_attempts: int = _setting(ProviderSettings, "max_attempts", ge=1)
+    backoff_base: float = _setting(ProviderSettings, "backoff_base", ge=0)
+    backoff_max: float = _setting(ProviderSettings, "backoff_max", ge=0)
+    max_retry_after: float = _setting(ProviderSettings, "max_retry_after", ge=0)
+
+
+class _CircuitBreaker(_Section):
+    breaker_threshold: int = _setting(ProviderSettings, "breaker_threshold", key="failure_threshold", ge=1)
+    breaker_cooldown: float = _setting(ProviderSettings, "breaker_cooldown", key="cooldown", ge=0)
+
+
+class _Reliability(_Section):
+    """`defaults:`, and the same three sections inside a provider, which override it."""
+
+    timeouts: Annotated[_Timeouts, _Optional] = _Timeouts()
+    retries: Annotated[_Retries, _Optional] = _Retries()
+    circuit_breaker: Annotated[_CircuitBreaker, _Optional] = _CircuitBreaker()
+
+    def given(self) -> dict[str, Any]:
+        """ProviderSettings fields this section sets explicitly."""
+        return {**self.timeouts.model_dump(exclude_unset=True), **self.retries.model_dump(exclude_unset=True),
+                **self.circuit_breaker.model_dump(exclude_unset=True)}
+
+
+class _Provider(_Reliability):
+    protocol: ProtocolName
+    api_key_env: str | None = None
+    base_url_env: str | None = None
+    # After base_url_env, which its check reads; checked when absent too (the environment may supply it).
+    base_url: str | None = Field(None, validate_default=True)
+    default_max_tokens: int = _setting(ProviderSettings, "default_max_tokens", ge=1)
+
+    @field_validator("base_url", mode="after")
+    @classmethod
+    def _base_url_from_environment(cls, value: str | None, info: ValidationInfo) -> str:
+        environ = (info.context or {}).get("environ", {})
+        variable = info.data.get("base_url_env") or ""
+        url = environ.get(variable) or value
+        if url is None:
+            raise PydanticCustomError("url", "required" + (f" (or set ${variable})" if variable else ""))
+        if not url.startswith(("http://", "https://")):
+            source = f" (from ${variable})" if environ.get(variable) else ""
+            raise PydanticCustomError("url", "expected an http(s) URL, got {url}" + source, {"url": repr(url)})
+        return url.rstrip("/")
+
+
+class _Price(_Section):
+    input_price: float = _setting(ModelRoute, "input_price", key="input", ge=0)
+    output_price: float = _setting(ModelRoute, "output_price", key="output", ge=0)
+
+
+class _Model(_Section):
+    provider: Annotated[str, _known("providers")]
+    upstream_model: str | None = None  # the client's model name when absent
+    price: Annotated[_Price, _Optional] = _Price()
+    fallbacks: list[Annotated[str, _known("models")]] = []
+    max_tokens_default: int | None = _setting(ModelRoute, "max_tokens_default", ge=1)
+
+
+class _Exact(_Section):
+    exact_enabled: bool = _setting(CacheSettings, "exact_enabled", key="enabled")
+    exact_ttl: int = _setting(CacheSettings, "exact_ttl", key="ttl", ge=1)
+
+
+class _Semantic(_Section):
+    semantic_enabled: bool = _setting(CacheSettings, "semantic_enabled", key="enabled")
+    semantic_ttl: int = _setting(CacheSettings, "semantic_ttl", key="ttl", ge=1)
+    similarity_threshold: float = _setting(CacheSettings, "similarity_threshold", ge=0, le=1)
+    max_temperature: float = _setting(CacheSettings, "max_temperature", ge=0)
+    max_entries: int = _setting(CacheSettings, "max_entries", ge=1)
+
+
+class _CacheOverride(_Section):
+    """cache.models.<model>; absent (or null) means the cache-wide setting applies."""
+
+    exact: bool | None = None
+    semantic: bool | None = None
+    ttl: Annotated[int, Field(ge=1)] | None = None  # both caches
+    exact_ttl: Annotated[int, Field(ge=1)] | None = None
+    semantic_ttl: Annotated[int, Field(ge=1)] | None = None
+    max_temperature: Annotated[float, Field(ge=0)] | None = None
+
+
+class _Cache(_Section):
+    exact: Annotated[_Exact, _Optional] = _Exact()
+    semantic: Annotated[_Semantic, _Optional] = _Semantic()
+    models: Annotated[dict[Annotated[str, _known("models")], _CacheOverride], _Optional] = {}
+
+
+class _RateLimits(_Section):
+    requests_per_minute: int = _setting(RateLimitSettings, "requests_per_minute", ge=1)
+    tokens_per_minute: int | None = _setting(RateLimitSettings, "tokens_per_minute", ge=1)  # null: no limit
+    fail_open: bool = _setting(RateLimitSettings, "fail_open")
+
+
+def _at_least_one(models: dict[str, _Model]) -> dict[str, _Model]:
+    if not models:
+        raise PydanticCustomError("no_models", "at least one model is required")
     return models
 
 
-def _parse_cache(reader: _Reader, data: Mapping, models: Mapping) -> CacheSettings:
-    exact = reader.mapping(data, "exact", "cache")
-    semantic = reader.mapping(data, "semantic", "cache")
-    overrides = reader.mapping(data, "models", "cache")
-    for model, values in overrides.items():
-        if model not in models:
-            reader.errors.append(f"cache.models.{model}: not a configured model")
-        _check_cache_override(reader, f"cache.models.{model}", values)
-    threshold = reader.number(semantic, "similarity_threshold", "cache.semantic", 0.75)
-    if threshold > 1:
-        reader.errors.append("cache.semantic.similarity_threshold: must be at most 1.0")
-    return CacheSettings(
-        exact_enabled=bool(exact.get("enabled", True)),
-        exact_ttl=int(reader.number(exact, "ttl", "cache.exact", 3600, minimum=1)),
-        semantic_enabled=bool(semantic.get("enabled", True)),
-        semantic_ttl=int(reader.number(semantic, "ttl", "cache.semantic", 86400, minimum=1)),
-        similarity_threshold=threshold,
-        max_temperature=reader.number(semantic, "max_temperature", "cache.semantic", 0.5),
-        max_entries=int(reader.number(semantic, "max_entries", "cache.semantic", 100_000, minimum=1)),
-        model_overrides=dict(overrides),
+class _File(_Section):
+    defaults: Annotated[_Reliability, _Optional] = _Reliability()
+    providers: Annotated[dict[str, _Provider], _Optional] = {}
+    models: Annotated[dict[str, _Model], AfterValidator(_at_least_one)]
+    cache: Annotated[_Cache, _Optional] = _Cache()
+    rate_limits: Annotated[_RateLimits, _Optional] = _RateLimits()
+
+
+# --- Loading ------------------------------------------------------------------------------
+
+
+def parse_config(raw: Any, environ: Mapping[str, str] = os.environ) -> GatewayConfig:
+    """Raises ConfigError listing every problem of `raw` (the file's YAML, parsed)."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(["the file must hold a mapping at the top level"])
+    context = {"environ": environ, "providers": _names(raw, "providers"), "models": _names(raw, "models")}
+    try:
+        file = _File.model_validate(dict(raw), context=context)
+    except ValidationError as exc:
+        raise ConfigError([_describe(error) for error in exc.errors()]) from None
+    loops = [f"models.{name}.fallbacks: a model cannot fall back to itself" for name, model in file.models.items()
+             if name in model.fallbacks]
+    if loops:
+        raise ConfigError(loops)
+    providers = {name: _provider(name, data, file.defaults, environ) for name, data in file.providers.items()}
+    models = {name: _route(name, data, providers) for name, data in file.models.items()}
+    digest = hashlib.sha256(repr(sorted(raw.items(), key=str)).encode()).hexdigest()[:12]
+    return GatewayConfig(providers=providers, models=models, cache=_cache(file.cache),
+                         rate_limits=RateLimitSettings(**file.rate_limits.model_dump()), digest=digest)
+
+
+def _names(raw: Mapping, section: str) -> set[str]:
+    value = raw.get(section)
+    return set(value) if isinstance(value, Mapping) else set()
+
+
+def _provider(name: str, data: _Provider, defaults: _Reliability, environ: Mapping[str, str]) -> ProviderSettings:
+    return ProviderSettings(
+        name=name, protocol=data.protocol, base_url=data.base_url or "",
+        api_key=environ.get(data.api_key_env or "", ""), default_max_tokens=data.default_max_tokens,
+        **{**defaults.given(), **data.given()},
     )
 
 
-# Per-model cache switches (apps/cache/policy.py reads them): name -> (kind, minimum).
-CACHE_OVERRIDES = {
-    "exact": (bool, None), "semantic": (bool, None), "ttl": (int, 1), "exact_ttl": (int, 1),
-    "semantic_ttl": (int, 1), "max_temperature": (float, 0),
-}
+def _route(name: str, data: _Model, providers: Mapping[str, ProviderSettings]) -> ModelRoute:
+    return ModelRoute(
+        name=name, provider=providers[data.provider], upstream_model=data.upstream_model or name,
+        fallbacks=tuple(data.fallbacks), max_tokens_default=data.max_tokens_default, **data.price.model_dump(),
+    )
 
 
-def _check_cache_override(reader: _Reader, where: str, values: Any) -> None:
-    if not isinstance(values, Mapping):
-        reader.errors.append(f"{where}: expected a mapping")
-        return
-    for name, value in values.items():
-        if name not in CACHE_OVERRIDES:
-            reader.errors.append(f"{where}.{name}: unknown setting (expected one of {', '.join(CACHE_OVERRIDES)})")
-        elif CACHE_OVERRIDES[name][0] is bool:
-            if not isinstance(value, bool):
-                reader.errors.append(f"{where}.{name}: expected true or false, got {value!r}")
+def _cache(data: _Cache) -> CacheSettings:
+    overrides = {model: values.model_dump(exclude_unset=True, exclude_none=True) for model, values in data.models.items()}
+    return CacheSettings(**data.exact.model_dump(), **data.semantic.model_dump(), model_overrides=overrides)
+
+
+def _describe(error: ErrorDetails) -> str:
+    """One line per problem, named by its dotted path in the file."""
+    path = ".".join(str(part) for part in error["loc"] if part != "[key]")  # "[key]": the name itself is wrong
+    if error["type"] == "extra_forbidden":
+        expected = _keys_of(error["loc"][:-1])
+        return f"{path}: unknown key" + (f" (expected one of: {', '.join(expected)})" if expected else "")
+    if error["type"] == "missing":
+        return f"{path}: required"
+    if error["type"] in ("url", "no_models"):  # our own messages, which say what they got
+        return f"{path}: {error['msg']}"
+    return f"{path}: {error['msg']}, got {error['input']!r}"
+
+
+def _keys_of(loc: tuple) -> list[str]:
+    """The keys the section at `loc` accepts, for an "unknown key" message."""
+    kind: Any = _File
+    for part in loc:
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            fields = {info.alias or name: info for name, info in kind.model_fields.items()}
+            if part not in fields:
+                return []
+            kind = fields[part].annotation
+        elif typing.get_origin(kind) is dict:
+            kind = typing.get_args(kind)[1]
         else:
-            reader.number(values, name, where, 0, minimum=CACHE_OVERRIDES[name][1])
-
-
-def _parse_limits(reader: _Reader, data: Mapping) -> RateLimitSettings:
-    tpm = data.get("tokens_per_minute")
-    if tpm is not None and (not isinstance(tpm, int) or tpm < 1):
-        reader.errors.append(f"rate_limits.tokens_per_minute: expected a positive integer or null, got {tpm!r}")
-        tpm = None
-    return RateLimitSettings(
-        requests_per_minute=int(reader.number(data, "requests_per_minute", "rate_limits", 10, minimum=1)),
-        tokens_per_minute=tpm,
-        fail_open=bool(data.get("fail_open", True)),
-    )
+            return []
+        while typing.get_origin(kind) is Annotated:
+            kind = typing.get_args(kind)[0]
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return [info.alias or name for name, info in kind.model_fields.items()]
+    return []
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] = os.environ) -> GatewayConfig:
@@ -234,11 +355,10 @@ _current: GatewayConfig | None = None
 
 
 def get_config() -> GatewayConfig:
+    """The running config: a plain global read, loaded from config_path() the first time."""
     global _current
     if _current is None:
-        from django.conf import settings
-
-        _current = load_config(settings.GATEWAY_CONFIG)
+        _current = load_config(config_path())
     return _current
 
 

@@ -72,7 +72,7 @@ def _override(overrides: Mapping[str, Any], name: str, default: Any, kind: type,
     if kind is bool:
         return value if isinstance(value, bool) else default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-        return default  # gateway_config checks only the model names; a bad value falls back
+        return default  # gateway_config refuses bad values in the file; one set in code falls back
     return kind(value)
 
 

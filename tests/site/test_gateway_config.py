@@ -2,12 +2,16 @@
 in a bad file is reported at once."""
 
 import copy
+import subprocess
+import sys
 
 import pytest
 import yaml
 from django.conf import settings
 
-from gateway_site.gateway_config import ConfigError, load_config, parse_config
+from gateway_site.gateway_config import (
+    PROJECT_ROOT, CacheSettings, ConfigError, ModelRoute, ProviderSettings, RateLimitSettings, load_config, parse_config,
+)
 
 CONTRACT_MODELS = {
     "gpt-4o", "gpt-3.5-turbo", "gpt-4-turbo", "gpt-4", "gemini-2.5-flash", "gemini-2.5-pro", "gemini-1.5-pro",
@@ -58,3 +62,95 @@ def test_it_refuses_a_file_that_is_not_yaml(tmp_path):
     with pytest.raises(ConfigError) as refused:
         load_config(path)
     assert "not valid YAML" in refused.value.errors[0]
+
+
+def test_it_refuses_an_unknown_key_and_names_it(shipped):
+    shipped["providers"]["openai"]["timeouts"] = {"raed": 30}
+    shipped["colour"] = "blue"
+    with pytest.raises(ConfigError) as refused:
+        parse_config(shipped, environ={})
+    expected = "providers.openai.timeouts.raed: unknown key (expected one of: connect, read, stream_idle)"
+    assert expected in refused.value.errors
+    assert any(error.startswith("colour: unknown key") for error in refused.value.errors)
+
+
+def test_it_names_a_wrong_type_with_its_path(shipped):
+    shipped["providers"]["openai"]["timeouts"] = {"read": "slow"}
+    shipped["cache"]["exact"]["enabled"] = "yes"  # YAML's `yes` is a bool; the string is a mistake
+    with pytest.raises(ConfigError) as refused:
+        parse_config(shipped, environ={})
+    errors = refused.value.errors
+    assert [e for e in errors if e.startswith("providers.openai.timeouts.read: ") and "'slow'" in e]
+    assert [e for e in errors if e.startswith("cache.exact.enabled: ") and "'yes'" in e]
+    assert len(errors) == 2
+
+
+def test_it_lists_unknown_keys_wrong_values_and_wrong_references_together(shipped):
+    shipped["defaults"]["retries"]["max_attempts"] = 0
+    shipped["models"]["gpt-4"]["price"]["inptu"] = 1
+    shipped["models"]["gpt-4"]["fallbacks"] = ["gpt-17"]
+    shipped["cache"]["models"] = {"gpt-17": {"ttl": 60}}
+    with pytest.raises(ConfigError) as refused:
+        parse_config(shipped, environ={})
+    paths = {error.split(":")[0] for error in refused.value.errors}
+    assert paths == {"defaults.retries.max_attempts", "models.gpt-4.price.inptu", "models.gpt-4.fallbacks.0",
+                     "cache.models.gpt-17"}
+
+
+def test_it_runs_with_the_dataclass_defaults_when_the_file_leaves_them_out():
+    raw = {"defaults": {}, "providers": {"p": {"protocol": "openai", "base_url": "http://x/v1"}},
+           "models": {"m": {"provider": "p"}}}
+    config = parse_config(raw, environ={})
+    provider = ProviderSettings(name="p", protocol="openai", base_url="http://x/v1")
+    assert config.providers["p"] == provider
+    assert config.models["m"] == ModelRoute(name="m", provider=provider, upstream_model="m")
+    assert config.cache == CacheSettings() and config.rate_limits == RateLimitSettings()
+
+
+def test_it_ships_the_built_in_defaults(shipped):
+    """gateway.yaml states the same values the dataclasses carry, so a test built on the
+    dataclasses runs with production's timeouts, retries and breaker."""
+    config = parse_config(shipped, environ={})
+    for name, provider in config.providers.items():
+        assert provider == ProviderSettings(name=name, protocol=provider.protocol, base_url=provider.base_url), name
+    assert config.cache == CacheSettings() and config.rate_limits == RateLimitSettings()
+
+
+def test_it_lets_a_provider_override_the_defaults_key_by_key():
+    raw = {
+        "defaults": {"timeouts": {"read": 10, "connect": 1}, "circuit_breaker": {"cooldown": 2}},
+        "providers": {"p": {"protocol": "anthropic", "base_url": "http://x",
+                            "timeouts": {"connect": 3}, "retries": {"max_attempts": 1}}},
+        "models": {"m": {"provider": "p"}},
+    }
+    provider = parse_config(raw, environ={}).providers["p"]
+    given = (provider.read_timeout, provider.connect_timeout, provider.breaker_cooldown, provider.max_attempts)
+    assert given == (10, 3, 2, 1)
+    assert provider.stream_idle_timeout == ProviderSettings.__dataclass_fields__["stream_idle_timeout"].default
+
+
+def test_it_names_a_bad_base_url_from_the_environment(shipped):
+    with pytest.raises(ConfigError) as refused:
+        parse_config(shipped, environ={"OPENAI_BASE_URL": "api.openai.com"})
+    assert refused.value.errors == [
+        "providers.openai.base_url: expected an http(s) URL, got 'api.openai.com' (from $OPENAI_BASE_URL)"]
+
+
+def test_it_keeps_per_model_cache_overrides_as_given(shipped):
+    shipped["cache"]["models"] = {"gpt-4o": {"ttl": 600, "semantic": False}, "gpt-4": {"max_temperature": None}}
+    overrides = parse_config(shipped, environ={}).cache.model_overrides
+    assert overrides == {"gpt-4o": {"ttl": 600, "semantic": False}, "gpt-4": {}}
+
+
+def test_it_takes_an_empty_section_for_its_defaults(shipped):
+    shipped["cache"] = None
+    shipped["defaults"] = {"timeouts": None}
+    config = parse_config(shipped, environ={})
+    assert config.cache == CacheSettings()
+
+
+def test_it_imports_neither_django_nor_the_apps():
+    code = ("import sys, gateway_site.gateway_config; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'django', 'apps', 'rest_framework'}))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert loaded.stdout.strip() == "[]"

@@ -72,6 +72,17 @@ def test_it_lists_every_schema_problem(client, admin_key, config_file):
     assert gateway_config.get_config() is running
 
 
+def test_it_names_an_unknown_key_and_keeps_the_running_config(client, admin_key, config_file):
+    running = gateway_config.get_config()
+    edit(config_file, lambda data: data["rate_limits"].update(request_per_minute=50))
+    response = reload(client, admin_key)
+    assert response.status_code == 400
+    errors = response.json()["error"]["errors"]
+    assert len(errors) == 1 and errors[0].startswith("rate_limits.request_per_minute: unknown key")
+    assert "requests_per_minute" in errors[0]  # the key that was meant is among those listed
+    assert gateway_config.get_config() is running
+
+
 def test_it_is_for_admin_keys_only(client, user_key, config_file):
     assert client.post("/admin/reload-config").status_code == 401
     denied = reload(client, user_key)

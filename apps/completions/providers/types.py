@@ -10,35 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class ProviderSettings:
-    name: str  # "openai", "anthropic", "google", or a name added in gateway.yaml
-    protocol: str  # "openai", "anthropic" or "gemini": which adapter speaks to it
-    base_url: str  # OpenAI: includes /v1; Anthropic and Gemini: host only (see DESIGN.md)
-    api_key: str = ""
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    stream_idle_timeout: float = 30.0
-    max_attempts: int = 3
-    backoff_base: float = 0.5
-    backoff_max: float = 8.0
-    max_retry_after: float = 20.0  # a longer upstream Retry-After is not waited for
-    breaker_threshold: int = 5
-    breaker_cooldown: float = 30.0
-    default_max_tokens: int = 4096  # Anthropic requires max_tokens
-
-
-@dataclass(frozen=True)
-class ModelRoute:
-    name: str  # the model name clients send
-    provider: ProviderSettings
-    upstream_model: str
-    fallbacks: tuple[str, ...] = ()
-    input_price: float = 0.0  # USD per million prompt tokens
-    output_price: float = 0.0  # USD per million completion tokens
-    max_tokens_default: int | None = None
-    created: int = 1700000000
+# Configuration, defined (with every default) in the config module; re-exported for the adapters.
+from gateway_site.gateway_config import ModelRoute, ProviderSettings  # noqa: F401
 
 
 @dataclass
