@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 
 from gateway_site import events
-from gateway_site.gateway_config import ConfigError, GatewayConfig, get_config, load_config, set_config
+from gateway_site.gateway_config import ConfigError, GatewayConfig, config_path, get_config, load_config, set_config
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ EVENT = "config_reload"
 
 def config_reload() -> GatewayConfig:
     """Raises ConfigError (with every problem listed) and leaves the running config as is."""
-    config = load_config(settings.GATEWAY_CONFIG)
+    config = load_config(config_path())
     set_config(config)
     events.ensure_listener()
     events.publish({"type": EVENT, "digest": config.digest})
@@ -45,7 +44,7 @@ def _reload_from_file(event: dict) -> None:
     if digest and digest == _running_digest():
         return  # this process already runs it (it is the one that published the event)
     try:
-        config = load_config(settings.GATEWAY_CONFIG)
+        config = load_config(config_path())
     except ConfigError as exc:
         logger.error("configuration not reloaded in this process, keeping the running one: %s", exc)
         return

@@ -8,7 +8,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
-from gateway_site.gateway_config import config_path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -144,7 +143,6 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": "pgw"}}
 
-GATEWAY_CONFIG = config_path()  # $GATEWAY_CONFIG or config/gateway.yaml, as get_config() reads it
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)
 GATEWAY_REQUIRE_SERVICES = env_bool("GATEWAY_REQUIRE_SERVICES", False)
 # Seconds a seen API key stays in process memory; revocations are also pushed over Redis.

@@ -147,9 +147,9 @@ def gateway(django_db_setup, fake_upstream, tmp_path_factory) -> GatewayServer:
 
 def _config_without_retries() -> str:
     import yaml
-    from django.conf import settings
+    from gateway_site import gateway_config
 
-    raw = yaml.safe_load(open(settings.GATEWAY_CONFIG))
+    raw = yaml.safe_load(open(gateway_config.config_path()))
     raw["defaults"]["retries"]["max_attempts"] = 1
     for model in raw["models"].values():
         model.pop("fallbacks", None)

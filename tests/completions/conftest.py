@@ -46,7 +46,7 @@ def gateway(fake_upstream, django_db_blocker):
 
 
 @pytest.fixture
-def fragile_gateway(fake_upstream, tmp_path, settings):
+def fragile_gateway(fake_upstream, tmp_path, monkeypatch):
     """The in-process app (tests/asgi_client.py) with providers whose breakers open on one
     failure and cool down in a tenth of a second: "fragile" and "brittle" (both OpenAI at
     the fake), and "steady" (Anthropic at the fake, breaker practically never opens).
@@ -77,7 +77,7 @@ def fragile_gateway(fake_upstream, tmp_path, settings):
     }
     path = tmp_path / "gateway.yaml"
     path.write_text(yaml.safe_dump(raw))
-    settings.GATEWAY_CONFIG = str(path)
+    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
     gateway_config.set_config(None)
     yield
     gateway_config.set_config(None)

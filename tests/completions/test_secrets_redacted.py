@@ -20,9 +20,9 @@ SECRETS = (OPENAI_SECRET, ANTHROPIC_SECRET, GEMINI_SECRET)
 
 @pytest.fixture(scope="module")
 def leaky_gateway(fake_upstream, django_db_blocker, tmp_path_factory):
-    from django.conf import settings
+    from gateway_site import gateway_config
 
-    raw = yaml.safe_load(open(settings.GATEWAY_CONFIG))
+    raw = yaml.safe_load(open(gateway_config.config_path()))
     raw["defaults"]["retries"]["max_attempts"] = 1  # one echo per request is enough
     raw["defaults"]["circuit_breaker"]["failure_threshold"] = 1000  # injected faults must not open breakers
     for model in raw["models"].values():

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import yaml
-from django.conf import settings
+from gateway_site import gateway_config
 
 from gateway_site.gateway_config import (
     PROJECT_ROOT, CacheSettings, ConfigError, ModelRoute, ProviderSettings, RateLimitSettings, load_config, parse_config,
@@ -21,11 +21,11 @@ CONTRACT_MODELS = {
 
 @pytest.fixture
 def shipped() -> dict:
-    return yaml.safe_load(open(settings.GATEWAY_CONFIG))
+    return yaml.safe_load(open(gateway_config.config_path()))
 
 
 def test_it_loads_the_shipped_file_with_every_contract_model():
-    config = load_config(settings.GATEWAY_CONFIG, environ={})
+    config = load_config(gateway_config.config_path(), environ={})
     assert CONTRACT_MODELS <= set(config.models)
     assert config.providers["anthropic"].default_max_tokens == 4096
     assert config.models["claude-sonnet-4-20250514"].max_tokens_default == 8192

@@ -5,8 +5,6 @@ import shutil
 
 import pytest
 import yaml
-from django.conf import settings
-from django.test import override_settings
 
 from gateway_site import gateway_config
 
@@ -17,9 +15,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def config_file(tmp_path):
     """A copy of gateway.yaml that the test may edit; the running config is restored after."""
     path = tmp_path / "gateway.yaml"
-    shutil.copy(settings.GATEWAY_CONFIG, path)
+    shutil.copy(gateway_config.config_path(), path)
     running = gateway_config.get_config()
-    with override_settings(GATEWAY_CONFIG=str(path)):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GATEWAY_CONFIG", str(path))
         yield path
     gateway_config.set_config(running)
 

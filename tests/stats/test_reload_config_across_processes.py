@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 import yaml
-from django.conf import settings
+from gateway_site import gateway_config
 
 from apps.keys.services import key_create
 from tests.conftest import needs_redis
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def config_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("reload") / "gateway.yaml"
-    shutil.copy(settings.GATEWAY_CONFIG, path)
+    shutil.copy(gateway_config.config_path(), path)
     return path
 
 
