@@ -150,6 +150,9 @@ def _parse_models(reader: _Reader, raw: Mapping, providers: Mapping[str, Provide
             fallbacks = []
         price = reader.mapping(data, "price", where)
         max_tokens = data.get("max_tokens_default")
+        structured_outputs = data.get("structured_outputs", True)
+        if not isinstance(structured_outputs, bool):
+            reader.errors.append(f"{where}.structured_outputs: expected true or false, got {structured_outputs!r}")
         models[str(name)] = ModelRoute(
             name=str(name),
             provider=provider,
@@ -158,6 +161,7 @@ def _parse_models(reader: _Reader, raw: Mapping, providers: Mapping[str, Provide
             input_price=reader.number(price, "input", where + ".price", 0.0),
             output_price=reader.number(price, "output", where + ".price", 0.0),
             max_tokens_default=int(max_tokens) if isinstance(max_tokens, int) and max_tokens > 0 else None,
+            structured_outputs=structured_outputs is not False,
         )
     return models
 

@@ -82,7 +82,7 @@ async def _attempt_json(chat: ChatRequest, route: ModelRoute) -> tuple[dict[str,
         _raise_for_status(adapter, route, response.status, response.body, response.headers)
     try:
         data = orjson.loads(response.body)
-        completion = adapter.parse_response(data, route=route)
+        completion = adapter.parse_response(data, route=route, payload=chat.payload)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         error = ProviderError(f"{route.provider.name} returned a response the gateway could not read")
         raise AttemptFailure(error, retryable=False, reason="bad_response") from None
@@ -109,7 +109,8 @@ async def _attempt_stream(chat: ChatRequest, route: ModelRoute) -> StreamStart:
         body = await base.read_error_body(response)
         _raise_for_status(adapter, route, response.status, body, dict(response.headers))
     metrics.child(metrics.UPSTREAM_LATENCY, route.provider.name).observe(time.perf_counter() - upstream_started)
-    state = adapter.start_stream(route=route, completion_id=f"chatcmpl-{chat.request_id[4:]}", created=int(time.time()))
+    state = adapter.start_stream(route=route, completion_id=f"chatcmpl-{chat.request_id[4:]}", created=int(time.time()),
+                                 payload=chat.payload)
     batches = base.stream_event_batches(response, route.provider)
     try:
         first_chunks = await _first_chunks(adapter, state, batches)

@@ -39,6 +39,9 @@ class ModelRoute:
     output_price: float = 0.0  # USD per million completion tokens
     max_tokens_default: int | None = None
     created: int = 1700000000
+    # Anthropic: the model has structured outputs (output_config.format, strict tools).
+    # Older Claude models get a forced tool instead (see providers/anthropic.py).
+    structured_outputs: bool = True
 
 
 @dataclass
@@ -90,9 +93,13 @@ class ProviderAdapter(Protocol):
 
     def build_request(self, payload: dict[str, Any], *, route: ModelRoute, stream: bool) -> UpstreamRequest: ...
 
-    def parse_response(self, data: dict[str, Any], *, route: ModelRoute) -> dict[str, Any]: ...
+    # `payload` is the client's request: some answers depend on it (a schema to check,
+    # parallel_tool_calls). Without it, the upstream answer is translated as it is.
+    def parse_response(self, data: dict[str, Any], *, route: ModelRoute,
+                       payload: dict[str, Any] | None = None) -> dict[str, Any]: ...
 
-    def start_stream(self, *, route: ModelRoute, completion_id: str, created: int) -> StreamState: ...
+    def start_stream(self, *, route: ModelRoute, completion_id: str, created: int,
+                     payload: dict[str, Any] | None = None) -> StreamState: ...
 
     def parse_stream_event(self, state: StreamState, event: SseEvent) -> list[dict[str, Any]]: ...
 
