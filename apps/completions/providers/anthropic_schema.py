@@ -13,11 +13,11 @@ original schema.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from jsonschema import Draft202012Validator, exceptions, validators
-from jsonschema.exceptions import best_match
-from referencing.exceptions import Unresolvable
+import jsonschema_rs
+import orjson
 
 # String formats the API can enforce; others move into the description.
 SUPPORTED_STRING_FORMATS = frozenset({
@@ -109,13 +109,23 @@ def _is_scalar(value: Any) -> bool:
 
 
 def schema_mismatch(instance: Any, schema: dict[str, Any]) -> str | None:
-    """Why `instance` does not match `schema`, or None when it does (or the schema itself
-    cannot be used to check: the client's schema was accepted upstream, so it is not refused here)."""
-    try:
-        validator_class = validators.validator_for(schema, default=Draft202012Validator)
-        error = best_match(validator_class(schema).iter_errors(instance))
-    except (exceptions.SchemaError, exceptions.UnknownType, Unresolvable):
+    """Why `instance` does not match `schema` ("$.path: reason"), or None when it does."""
+    validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    if validator is None:
         return None
+    error = next(validator.iter_errors(instance), None)
     if error is None:
         return None
-    return f"{error.json_path}: {error.message}"
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.instance_path)
+    return f"${path}: {error.message}"
+
+
+# jsonschema-rs: checking an answer takes microseconds where the pure-Python jsonschema took
+# ~0.4 ms; compiling a schema takes ~0.2 ms, so compiled schemas are kept (clients send the
+# same few schemas again and again).
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: bytes) -> Any:
+    try:
+        return jsonschema_rs.validator_for(orjson.loads(schema_json))
+    except ValueError:
+        return None  # a schema the checker cannot compile was accepted upstream: not held against the answer

@@ -186,7 +186,12 @@ def test_it_refuses_strict_tool_arguments_that_break_the_original_schema(anthrop
 
 def test_it_reports_where_an_answer_breaks_a_schema():
     assert schema_mismatch(GOOD_PERSON, PERSON) is None
-    assert schema_mismatch({**GOOD_PERSON, "pets": [{"name": "a"}]}, PERSON) == "$.pets: [{'name': 'a'}] is too short"
+    assert schema_mismatch({**GOOD_PERSON, "pets": [{"name": "a"}]}, PERSON) == '$.pets: [{"name":"a"}] has less than 2 items'
+    assert schema_mismatch({**GOOD_PERSON, "pets": [{"name": "a"}, {}]}, PERSON) == '$.pets[1]: "name" is a required property'
+
+
+def test_it_does_not_hold_a_schema_it_cannot_compile_against_the_answer():
+    assert schema_mismatch({"a": 1}, {"type": "object", "properties": {"a": {"$ref": "#/$defs/Missing"}}}) is None
 
 
 # --- Streams --------------------------------------------------------------------------------
