@@ -14,7 +14,7 @@ import orjson
 from gateway_site.errors import InvalidRequest, ProviderError
 
 from . import openai as oai
-from .anthropic_schema import schema_mismatch, strict_schema
+from .anthropic_schema import AnswerSchemas, answer_schemas, strict_schema
 from .types import ModelRoute, SseEvent, StreamEventError, StreamState, UpstreamFailure, UpstreamRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -45,28 +45,6 @@ ANSWER_TOOL_DESCRIPTION = "Give your final answer as this tool's input, followin
 # metadata.user_id must be an opaque id, never an email or phone number; such values are
 # skipped, as LiteLLM does (B5).
 PERSONAL_USER_ID = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^\+[\d\s().-]{7,}$")
-
-
-@dataclass(frozen=True)
-class AnswerSchemas:
-    """The client's own schemas an answer must match (Claude is given looser ones)."""
-
-    response: dict[str, Any] | None  # response_format's JSON schema
-    tools: dict[str, dict[str, Any]]  # name -> parameters of each strict function tool
-    via_tool: bool  # the answer comes as ANSWER_TOOL's input (a model without structured outputs)
-
-    def mismatch(self, content: str | None, calls: list[tuple[str, str]], finish_reason: str) -> str | None:
-        """Why a complete answer breaks the client's schema, or None. Answers cut short
-        (length, content_filter) are left as they are: the finish reason already says so."""
-        if finish_reason == "stop" and self.response is not None and content is not None:
-            return _json_mismatch(content, self.response, "the answer")
-        if finish_reason == "tool_calls":
-            for name, arguments in calls:
-                if name in self.tools:
-                    reason = _json_mismatch(arguments, self.tools[name], f"the arguments of {name}")
-                    if reason:
-                        return reason
-        return None
 
 
 @dataclass
@@ -110,7 +88,7 @@ class AnthropicAdapter:
     @oai.malformed_as_value_error
     def parse_response(self, data: dict[str, Any], *, route: ModelRoute,
                        payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        schemas = _answer_schemas(payload, route)
+        schemas = answer_schemas(payload, via_tool=not route.structured_outputs)
         texts, calls, answer = [], [], None
         for block in data["content"]:
             if block["type"] == "text":
@@ -136,7 +114,7 @@ class AnthropicAdapter:
     def start_stream(self, *, route: ModelRoute, completion_id: str, created: int,
                      payload: dict[str, Any] | None = None) -> StreamState:
         return AnthropicStreamState(completion_id=completion_id, created=created, model=route.name,
-                                    schemas=_answer_schemas(payload, route))
+                                    schemas=answer_schemas(payload, via_tool=not route.structured_outputs))
 
     @oai.malformed_as_value_error
     def parse_stream_event(self, state: AnthropicStreamState, event: SseEvent) -> list[dict[str, Any]]:
@@ -370,27 +348,6 @@ def _add_metadata(body: dict[str, Any], payload: dict[str, Any]) -> None:
 
 
 # --- Response ----------------------------------------------------------------------------
-
-
-def _answer_schemas(payload: dict[str, Any] | None, route: ModelRoute) -> AnswerSchemas | None:
-    if not payload or not (payload.get("response_format") or payload.get("tools")):
-        return None
-    fmt = oai.response_format(payload)
-    response = fmt[1] if fmt and fmt[0] == "json_schema" else None
-    tools = {function["name"]: function.get("parameters") or {"type": "object", "properties": {}}
-             for function in oai.function_tools(payload) if function.get("strict")}
-    if response is None and not tools:
-        return None
-    return AnswerSchemas(response=response, tools=tools, via_tool=response is not None and not route.structured_outputs)
-
-
-def _json_mismatch(text: str, schema: dict[str, Any], what: str) -> str | None:
-    try:
-        value = orjson.loads(text)
-    except ValueError:
-        return f"{what} is not JSON, as the requested schema requires"
-    reason = schema_mismatch(value, schema)
-    return f"{what} does not match the requested JSON schema ({reason})" if reason else None
 
 
 def _finish_reason(stop_reason: str | None) -> str:

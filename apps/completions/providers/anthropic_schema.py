@@ -8,22 +8,69 @@ every object closed with `additionalProperties: false`. Anything else is refused
 licence): supported keywords are kept, every object is closed, and the rest is written into
 the description so the model still reads it. Because the model is then no longer forced to
 respect those constraints, `schema_mismatch` checks the answer against the client's
-original schema.
+original schema (`AnswerSchemas`).
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
 import orjson
+
+from . import openai as oai
 
 # String formats the API can enforce; others move into the description.
 SUPPORTED_STRING_FORMATS = frozenset({
     "date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid",
 })
 SCALAR_TYPES = frozenset({"boolean", "integer", "number", "null"})
+
+
+@dataclass(frozen=True)
+class AnswerSchemas:
+    """The client's own schemas an answer must match (Claude is given looser ones)."""
+
+    response: dict[str, Any] | None  # response_format's JSON schema
+    tools: dict[str, dict[str, Any]]  # name -> parameters of each strict function tool
+    via_tool: bool  # the answer comes as a forced tool's input (a model without structured outputs)
+
+    def mismatch(self, content: str | None, calls: list[tuple[str, str]], finish_reason: str) -> str | None:
+        """Why a complete answer breaks the client's schema, or None. Answers cut short
+        (length, content_filter) are left as they are: the finish reason already says so."""
+        if finish_reason == "stop" and self.response is not None and content is not None:
+            return _json_mismatch(content, self.response, "the answer")
+        if finish_reason == "tool_calls":
+            for name, arguments in calls:
+                if name in self.tools:
+                    reason = _json_mismatch(arguments, self.tools[name], f"the arguments of {name}")
+                    if reason:
+                        return reason
+        return None
+
+
+def answer_schemas(payload: dict[str, Any] | None, *, via_tool: bool) -> AnswerSchemas | None:
+    """What to check in the answer to `payload`; None when it asked for no schema."""
+    if not payload or not (payload.get("response_format") or payload.get("tools")):
+        return None
+    fmt = oai.response_format(payload)
+    response = fmt[1] if fmt and fmt[0] == "json_schema" else None
+    tools = {function["name"]: function.get("parameters") or {"type": "object", "properties": {}}
+             for function in oai.function_tools(payload) if function.get("strict")}
+    if response is None and not tools:
+        return None
+    return AnswerSchemas(response=response, tools=tools, via_tool=via_tool and response is not None)
+
+
+def _json_mismatch(text: str, schema: dict[str, Any], what: str) -> str | None:
+    try:
+        value = orjson.loads(text)
+    except ValueError:
+        return f"{what} is not JSON, as the requested schema requires"
+    reason = schema_mismatch(value, schema)
+    return f"{what} does not match the requested JSON schema ({reason})" if reason else None
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
