@@ -82,6 +82,9 @@ class ModelRoute:
     output_price: float = 0.0  # USD per million completion tokens
     max_tokens_default: int | None = None
     created: int = 1700000000
+    # Anthropic: the model has structured outputs (output_config.format, strict tools).
+    # Older Claude models get a forced tool instead (see providers/anthropic.py).
+    structured_outputs: bool = True
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ class _Model(_Section):
     price: Annotated[_Price, _Optional] = _Price()
     fallbacks: list[Annotated[str, _known("models")]] = []
     max_tokens_default: int | None = _setting(ModelRoute, "max_tokens_default", ge=1)
+    structured_outputs: bool = _setting(ModelRoute, "structured_outputs")
 
 
 class _Exact(_Section):
@@ -299,7 +303,8 @@ def _provider(name: str, data: _Provider, defaults: _Reliability, environ: Mappi
 def _route(name: str, data: _Model, providers: Mapping[str, ProviderSettings]) -> ModelRoute:
     return ModelRoute(
         name=name, provider=providers[data.provider], upstream_model=data.upstream_model or name,
-        fallbacks=tuple(data.fallbacks), max_tokens_default=data.max_tokens_default, **data.price.model_dump(),
+        fallbacks=tuple(data.fallbacks), max_tokens_default=data.max_tokens_default,
+        structured_outputs=data.structured_outputs, **data.price.model_dump(),
     )
 
 

@@ -79,7 +79,7 @@ async def _attempt_json(chat: ChatRequest, route: ModelRoute) -> tuple[dict[str,
         if response.status != 200:
             raise failure_from_status(route, adapter.parse_error(response.status, response.body), response.headers)
         data = orjson.loads(response.body)
-        completion = adapter.parse_response(data, route=route)
+        completion = adapter.parse_response(data, route=route, payload=chat.payload)
     except Exception as exc:
         raise upstream_failure(route, exc) or exc from None
     # An OpenAI upstream's answer is passed through as is: no need to encode it again.
@@ -100,7 +100,8 @@ async def _attempt_stream(chat: ChatRequest, route: ModelRoute) -> StreamStart:
             body = await base.read_error_body(response)
             raise failure_from_status(route, adapter.parse_error(response.status, body), dict(response.headers))
         metrics.child(metrics.UPSTREAM_LATENCY, route.provider.name).observe(time.perf_counter() - upstream_started)
-        state = adapter.start_stream(route=route, completion_id=chat.completion_id, created=int(time.time()))
+        state = adapter.start_stream(route=route, completion_id=chat.completion_id, created=int(time.time()),
+                                     payload=chat.payload)
         batches = base.stream_event_batches(response, route.provider)
         first_chunks = await _first_chunks(adapter, state, batches)
     except BaseException as exc:

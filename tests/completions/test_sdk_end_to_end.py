@@ -106,3 +106,30 @@ def test_it_retrieves_one_model_through_the_sdk(sdk):
     assert (model.id, model.object, model.owned_by) == ("claude-sonnet-4-20250514", "model", "anthropic")
     with pytest.raises(openai.NotFoundError):
         sdk.models.retrieve("gpt-17")
+
+
+@pytest.mark.parametrize(("provider", "model"), PROVIDERS)
+def test_it_gives_every_chunk_of_a_stream_one_id(sdk, provider, model):
+    stream = sdk.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "One id for the whole stream"}],
+        stream=True, stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert chunks[-1].usage is not None  # the usage chunk, written by the gateway itself
+    assert len({chunk.id for chunk in chunks}) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_it_returns_one_tool_call_from_gemini_when_parallel_calls_are_off(sdk, stream):
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+    fields = {"model": "gemini-2.5-flash", "tools": tools, "parallel_tool_calls": False,
+              "messages": [{"role": "user", "content": f"Weather in Oslo and Bergen? fake:tool=twice {stream}"}]}
+    if not stream:
+        calls = sdk.chat.completions.create(**fields).choices[0].message.tool_calls
+        assert len(calls) == 1 and calls[0].function.name == "get_weather"
+        assert len(sdk.chat.completions.create(**{**fields, "parallel_tool_calls": True}).choices[0].message.tool_calls) == 2
+        return
+    chunks = list(sdk.chat.completions.create(**fields, stream=True))
+    indexes = {delta.index for chunk in chunks if chunk.choices for delta in chunk.choices[0].delta.tool_calls or []}
+    assert indexes == {0}

@@ -33,7 +33,7 @@ class Directives:
     slow_stream: float = 0.0
     tags: list[str] = field(default_factory=list)
     words: int | None = None
-    tool: str | None = None  # "" for fake:tool, "text" for fake:tool=text
+    tool: str | None = None  # "" for fake:tool, "text" for fake:tool=text, "twice" for fake:tool=twice
 
 
 # Shared, never mutated: the fast path for text without "fake:".
@@ -102,8 +102,8 @@ def _set_tag(found: Directives, value: str) -> None:
 
 
 def _set_tool(found: Directives, value: str) -> None:
-    if value not in ("", "text"):
-        raise ValueError("expected fake:tool or fake:tool=text")
+    if value not in ("", "text", "twice"):
+        raise ValueError("expected fake:tool, fake:tool=text or fake:tool=twice")
     found.tool = value
 
 

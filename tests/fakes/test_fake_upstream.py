@@ -338,3 +338,57 @@ def test_it_takes_a_gemini_key_param_and_answers_a_json_array_without_sse(client
     stream_url = url.replace(":generateContent", ":streamGenerateContent") + "?key=test-key"
     chunks = client.post(stream_url, json=body).json()
     assert isinstance(chunks, list) and chunks[-1]["candidates"][0]["finishReason"] == "STOP"
+
+
+STRICT_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["age", "name"],
+                 "properties": {"age": {"type": "integer"}, "name": {"type": "string", "format": "email"}}}
+
+
+@pytest.mark.parametrize("schema, complaint", [
+    ({**STRICT_SCHEMA, "properties": {"age": {"type": "integer", "minimum": 0}}}, "property 'minimum' is not supported"),
+    ({**STRICT_SCHEMA, "properties": {"n": {"type": "string", "maxLength": 9}}}, "property 'maxLength' is not supported"),
+    ({**STRICT_SCHEMA, "properties": {"l": {"type": "array", "minItems": 2}}}, "'minItems' values other than 0 or 1"),
+    ({"type": "object", "properties": {}}, "'additionalProperties' must be explicitly set to false"),
+])
+def test_it_refuses_anthropic_structured_schemas_the_api_refuses(client: httpx.Client, schema, complaint) -> None:
+    as_format = post(client, "anthropic", "hi", model="claude-sonnet-4-5",
+                     output_config={"format": {"type": "json_schema", "schema": schema}})
+    as_tool = post(client, "anthropic", "hi", model="claude-sonnet-4-5",
+                   tools=[{"name": "f", "input_schema": schema, "strict": True}])
+    for response in (as_format, as_tool):
+        assert response.status_code == 400
+        error = response.json()
+        assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+        assert complaint in error["error"]["message"]
+    # Without strict, a tool takes any JSON Schema.
+    assert post(client, "anthropic", "hi", model="claude-sonnet-4-5",
+                tools=[{"name": "f", "input_schema": schema}]).status_code == 200
+
+
+def test_it_refuses_structured_outputs_on_older_claude_models(client: httpx.Client) -> None:
+    response = post(client, "anthropic", "hi", model="claude-sonnet-4-20250514",
+                    output_config={"format": {"type": "json_schema", "schema": STRICT_SCHEMA}})
+    assert response.status_code == 400 and "does not support structured outputs" in response.json()["error"]["message"]
+
+
+def test_it_answers_anthropic_structured_outputs_with_json_from_the_schema(client: httpx.Client) -> None:
+    fields = {"model": "claude-sonnet-4-5", "output_config": {"format": {"type": "json_schema", "schema": STRICT_SCHEMA}}}
+    answer = post(client, "anthropic", "hi", **fields).json()
+    assert json.loads(answer["content"][0]["text"]) == {"age": 1, "name": "fake@example.com"}
+    deltas = [json.loads(data)["delta"] for name, data in stream(client, "anthropic", "hi", **fields)
+              if name == "content_block_delta"]
+    assert json.loads("".join(delta["text"] for delta in deltas)) == {"age": 1, "name": "fake@example.com"}
+
+
+def test_it_calls_a_forced_anthropic_tool_with_input_from_its_schema(client: httpx.Client) -> None:
+    fields = {"tools": [{"name": "answer", "input_schema": STRICT_SCHEMA}], "tool_choice": {"type": "tool", "name": "answer"}}
+    block = post(client, "anthropic", "hi", **fields).json()["content"][0]
+    assert (block["type"], block["name"], block["input"]) == ("tool_use", "answer", {"age": 1, "name": "fake@example.com"})
+    deltas = [json.loads(data)["delta"] for name, data in stream(client, "anthropic", "hi", **fields)
+              if name == "content_block_delta"]
+    assert json.loads("".join(delta["partial_json"] for delta in deltas)) == block["input"]
+
+
+def test_it_calls_a_gemini_function_twice_when_asked(client: httpx.Client) -> None:
+    parts = post(client, "gemini", "fake:tool=twice", tools=TOOLS["gemini"]).json()["candidates"][0]["content"]["parts"]
+    assert [part["functionCall"]["name"] for part in parts] == ["get_weather", "get_weather"]

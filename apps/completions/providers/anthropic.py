@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 
-from gateway_site.errors import InvalidRequest
+from gateway_site.errors import InvalidRequest, ProviderError
 
 from . import openai_shapes as oai
+from .anthropic_schema import AnswerSchemas, answer_schemas, strict_schema
 from .types import ModelRoute, SseEvent, StreamEventError, StreamState, UpstreamFailure, UpstreamRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -37,6 +38,10 @@ FINISH_REASONS = {
     "model_context_window_exceeded": "length",  # [decision] the output was cut short
 }
 TOOL_CHOICES = {"auto": "auto", "required": "any", "none": "none"}
+# Claude models without structured outputs get the JSON answer through this forced tool,
+# whose input is the answer [LiteLLM's name]; the client sees it as the message content.
+ANSWER_TOOL = "json_tool_call"
+ANSWER_TOOL_DESCRIPTION = "Give your final answer as this tool's input, following its schema exactly."
 # metadata.user_id must be an opaque id, never an email or phone number; such values are
 # skipped, as LiteLLM does (B5).
 PERSONAL_USER_ID = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^\+[\d\s().-]{7,}$")
@@ -49,6 +54,11 @@ class AnthropicStreamState(StreamState):
     tools_with_arguments: set[int] = field(default_factory=set)
     started: bool = False
     finished: bool = False
+    schemas: AnswerSchemas | None = None
+    answer_blocks: set[int] = field(default_factory=set)  # blocks of ANSWER_TOOL: sent as content
+    text: list[str] = field(default_factory=list)  # the content so far, kept only to check it
+    tool_names: dict[int, str] = field(default_factory=dict)  # OpenAI tool index -> name
+    tool_arguments: dict[int, list[str]] = field(default_factory=dict)  # kept only to check them
 
 
 class AnthropicAdapter:
@@ -61,8 +71,8 @@ class AnthropicAdapter:
             body["system"] = system
         body["messages"] = turns
         _add_sampling(body, payload)
-        _add_tools(body, payload, turns)
-        _add_response_format(body, payload)
+        _add_tools(body, payload, turns, route)
+        _add_response_format(body, payload, route)
         _add_metadata(body, payload)
         # Presence/frequency penalties, seed, logprobs and logit_bias have no equivalent and are
         # dropped silently [decision]: the contract ignores fields a non-OpenAI upstream lacks,
@@ -76,19 +86,35 @@ class AnthropicAdapter:
         )
 
     @oai.malformed_as_value_error
-    def parse_response(self, data: dict[str, Any], *, route: ModelRoute) -> dict[str, Any]:
-        texts, calls = [], []
+    def parse_response(self, data: dict[str, Any], *, route: ModelRoute,
+                       payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        schemas = answer_schemas(payload, via_tool=not route.structured_outputs)
+        texts, calls, answer = [], [], None
         for block in data["content"]:
             if block["type"] == "text":
                 texts.append(block["text"])
+            elif block["type"] == "tool_use" and schemas and schemas.via_tool and block["name"] == ANSWER_TOOL:
+                answer = orjson.dumps(block["input"]).decode()
             elif block["type"] == "tool_use":
                 calls.append(oai.tool_call(block["id"], block["name"], block["input"]))
             # thinking / redacted_thinking blocks are dropped: the gateway never asks for them.
-        choice = oai.choice(0, oai.joined_content(texts, calls), calls, _finish_reason(data.get("stop_reason")))
+        finish_reason = _finish_reason(data.get("stop_reason"))
+        if answer is not None:
+            texts = [answer]  # the answer is the JSON alone, without any preamble
+            finish_reason = "stop" if not calls else finish_reason
+        content = oai.joined_content(texts, calls)
+        if schemas:
+            named = [(call["function"]["name"], call["function"]["arguments"]) for call in calls]
+            mismatch = schemas.mismatch(content, named, finish_reason)
+            if mismatch:
+                raise ProviderError(f"{route.name}: {mismatch}")
+        choice = oai.choice(0, content, calls, finish_reason)
         return oai.completion(completion_id=data["id"], model=route.name, choices=[choice], usage=_usage(data["usage"]))
 
-    def start_stream(self, *, route: ModelRoute, completion_id: str, created: int) -> StreamState:
-        return AnthropicStreamState(completion_id=completion_id, created=created, model=route.name)
+    def start_stream(self, *, route: ModelRoute, completion_id: str, created: int,
+                     payload: dict[str, Any] | None = None) -> StreamState:
+        return AnthropicStreamState(completion_id=completion_id, created=created, model=route.name,
+                                    schemas=answer_schemas(payload, via_tool=not route.structured_outputs))
 
     @oai.malformed_as_value_error
     def parse_stream_event(self, state: AnthropicStreamState, event: SseEvent) -> list[dict[str, Any]]:
@@ -234,32 +260,64 @@ def _add_sampling(body: dict[str, Any], payload: dict[str, Any]) -> None:
         body["stop_sequences"] = stops
 
 
-def _add_tools(body: dict[str, Any], payload: dict[str, Any], turns: list[dict[str, Any]]) -> None:
+def _add_tools(body: dict[str, Any], payload: dict[str, Any], turns: list[dict[str, Any]], route: ModelRoute) -> None:
     functions = oai.function_tools(payload)
-    if not functions:
+    answer_tool = None if route.structured_outputs else _answer_tool(payload)
+    if not functions and answer_tool is None:
         if _has_tool_blocks(turns):
             body["tools"] = [PLACEHOLDER_TOOL]
             body["tool_choice"] = {"type": "none"}
         return
-    body["tools"] = [_tool(function) for function in functions]
-    choice = _tool_choice(payload)
+    body["tools"] = [_tool(function, i, route) for i, function in enumerate(functions)]
+    requested, parallel = oai.tool_choice(payload), payload.get("parallel_tool_calls")
+    if answer_tool is not None:
+        body["tools"].append(answer_tool)
+        requested = _choice_with_answer_tool(requested, bool(functions))
+        parallel = False if requested == ("function", ANSWER_TOOL) else parallel
+    choice = _tool_choice(requested, parallel)
     if choice:
         body["tool_choice"] = choice
 
 
-def _tool(function: dict[str, Any]) -> dict[str, Any]:
-    tool = {"name": function["name"],
-            "input_schema": function.get("parameters") or {"type": "object", "properties": {}}}
+def _tool(function: dict[str, Any], index: int, route: ModelRoute) -> dict[str, Any]:
+    schema = function.get("parameters") or {"type": "object", "properties": {}}
+    tool = {"name": function["name"], "input_schema": schema}
     if function.get("description"):
         tool["description"] = function["description"]
-    if function.get("strict") is not None:
+    # Older models know no strict tools; their arguments are still checked (AnswerSchemas).
+    if function.get("strict") is not None and route.structured_outputs:
         tool["strict"] = function["strict"]
+        if function["strict"]:
+            tool["input_schema"] = _strict(schema, f"tools[{index}].function.parameters")
     return tool
 
 
-def _tool_choice(payload: dict[str, Any]) -> dict[str, Any] | None:
-    requested = oai.tool_choice(payload)
-    parallel = payload.get("parallel_tool_calls")
+def _strict(schema: dict[str, Any], param: str) -> dict[str, Any]:
+    try:
+        return strict_schema(schema)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidRequest(f"This JSON schema cannot be used for structured output: {exc}", param=param) from None
+
+
+def _answer_tool(payload: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = oai.response_format(payload)
+    if not fmt or fmt[0] != "json_schema":
+        return None
+    # The client's schema as it is: a non-strict tool accepts all of JSON Schema.
+    return {"name": ANSWER_TOOL, "description": ANSWER_TOOL_DESCRIPTION, "input_schema": fmt[1]}
+
+
+def _choice_with_answer_tool(requested: tuple[str, str | None] | None, has_functions: bool) -> tuple[str, str | None]:
+    """The answer must come through a tool: the model may pick a client tool only when the
+    client let it; otherwise the answer tool is forced."""
+    if requested and requested[0] == "function":
+        return requested
+    if has_functions and (requested is None or requested[0] in ("auto", "required")):
+        return "required", None
+    return "function", ANSWER_TOOL
+
+
+def _tool_choice(requested: tuple[str, str | None] | None, parallel: Any) -> dict[str, Any] | None:
     if requested is None and parallel is not False:
         return None
     kind, name = requested or ("auto", None)
@@ -273,10 +331,11 @@ def _has_tool_blocks(turns: list[dict[str, Any]]) -> bool:
     return any(block["type"] in ("tool_use", "tool_result") for turn in turns for block in turn["content"])
 
 
-def _add_response_format(body: dict[str, Any], payload: dict[str, Any]) -> None:
+def _add_response_format(body: dict[str, Any], payload: dict[str, Any], route: ModelRoute) -> None:
     fmt = oai.response_format(payload)
-    if fmt and fmt[0] == "json_schema":
-        body["output_config"] = {"format": {"type": "json_schema", "schema": fmt[1]}}
+    if fmt and fmt[0] == "json_schema" and route.structured_outputs:
+        schema = _strict(fmt[1], "response_format.json_schema.schema")
+        body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
     # [decision] json_object is accepted and not translated: Anthropic has no schema-less JSON
     # mode, and OpenAI itself requires the messages to ask for JSON, so the instruction is
     # already in the prompt. Clients needing a guarantee should send json_schema.
@@ -314,33 +373,60 @@ def _on_message_start(state: AnthropicStreamState, data: dict[str, Any]) -> list
 
 def _on_block_start(state: AnthropicStreamState, data: dict[str, Any]) -> list[dict[str, Any]]:
     block = data["content_block"]
+    if block["type"] == "tool_use" and state.schemas and state.schemas.via_tool and block["name"] == ANSWER_TOOL:
+        state.answer_blocks.add(data["index"])  # its input arrives as the answer's content
+        return []
     if block["type"] == "tool_use":
         # OpenAI indexes count tool calls from 0; Anthropic's index counts every block.
         index = state.tool_indexes[data["index"]] = len(state.tool_indexes)
+        state.tool_names[index] = block["name"]
         return [oai.chunk(state, oai.tool_call_delta(index, call_id=block["id"], name=block["name"]))]
     if block["type"] == "text" and block.get("text"):
-        return [oai.chunk(state, {"content": block["text"]})]
+        return [_content_chunk(state, block["text"])]
     return []
 
 
 def _on_block_delta(state: AnthropicStreamState, data: dict[str, Any]) -> list[dict[str, Any]]:
     delta = data["delta"]
     if delta["type"] == "text_delta" and delta["text"]:
-        return [oai.chunk(state, {"content": delta["text"]})]
+        return [_content_chunk(state, delta["text"])]
     if delta["type"] == "input_json_delta" and delta["partial_json"]:
-        index = state.tool_indexes[data["index"]]
-        state.tools_with_arguments.add(index)
-        return [oai.chunk(state, oai.tool_call_delta(index, arguments=delta["partial_json"]))]
+        if data["index"] in state.answer_blocks:
+            return [_content_chunk(state, delta["partial_json"])]
+        return [_arguments_chunk(state, state.tool_indexes[data["index"]], delta["partial_json"])]
     return []  # thinking, signature and citations deltas have no OpenAI equivalent
 
 
 def _on_block_stop(state: AnthropicStreamState, data: dict[str, Any]) -> list[dict[str, Any]]:
+    if data["index"] in state.answer_blocks and not state.text:
+        return [_content_chunk(state, "{}")]
     index = state.tool_indexes.get(data["index"])
     if index is None or index in state.tools_with_arguments:
         return []
     # A call without arguments would leave "" for the client to parse: send "{}" [LiteLLM].
+    return [_arguments_chunk(state, index, "{}")]
+
+
+def _content_chunk(state: AnthropicStreamState, text: str) -> dict[str, Any]:
+    if state.schemas:
+        state.text.append(text)
+    return oai.chunk(state, {"content": text})
+
+
+def _arguments_chunk(state: AnthropicStreamState, index: int, arguments: str) -> dict[str, Any]:
     state.tools_with_arguments.add(index)
-    return [oai.chunk(state, oai.tool_call_delta(index, arguments="{}"))]
+    if state.schemas:
+        state.tool_arguments.setdefault(index, []).append(arguments)
+    return oai.chunk(state, oai.tool_call_delta(index, arguments=arguments))
+
+
+def _check_streamed_answer(state: AnthropicStreamState, finish_reason: str) -> None:
+    """Ends the stream with an error event instead of a finish when the answer breaks the
+    client's schema: the chunks already sent cannot be taken back, but the client is told."""
+    calls = [(name, "".join(state.tool_arguments.get(index, ()))) for index, name in state.tool_names.items()]
+    mismatch = state.schemas.mismatch("".join(state.text), calls, finish_reason) if state.schemas else None
+    if mismatch:
+        raise StreamEventError(mismatch, "schema_mismatch")
 
 
 def _on_message_delta(state: AnthropicStreamState, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -351,8 +437,12 @@ def _on_message_delta(state: AnthropicStreamState, data: dict[str, Any]) -> list
     stop_reason = data["delta"].get("stop_reason")
     if not stop_reason or state.finished:
         return []
+    finish_reason = _finish_reason(stop_reason)
+    if state.answer_blocks and not state.tool_indexes:
+        finish_reason = "stop"  # the answer tool was called: to the client, a plain answer
+    _check_streamed_answer(state, finish_reason)
     state.finished = True
-    return [oai.finish_chunk(state, _finish_reason(stop_reason))]
+    return [oai.finish_chunk(state, finish_reason)]
 
 
 def _on_error(state: AnthropicStreamState, data: dict[str, Any]) -> list[dict[str, Any]]:

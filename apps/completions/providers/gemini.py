@@ -47,6 +47,7 @@ class ChoiceProgress:
 @dataclass
 class GeminiStreamState(StreamState):
     choices: dict[int, ChoiceProgress] = field(default_factory=dict)  # by candidate index
+    single_tool_call: bool = False  # parallel_tool_calls: false
 
 
 class GeminiAdapter:
@@ -70,10 +71,12 @@ class GeminiAdapter:
         )
 
     @oai.malformed_as_value_error
-    def parse_response(self, data: dict[str, Any], *, route: ModelRoute) -> dict[str, Any]:
+    def parse_response(self, data: dict[str, Any], *, route: ModelRoute,
+                       payload: dict[str, Any] | None = None) -> dict[str, Any]:
         candidates = data.get("candidates")
+        single = _single_tool_call(payload)
         if candidates:
-            choices = [_choice(candidate, position) for position, candidate in enumerate(candidates)]
+            choices = [_choice(candidate, position, single) for position, candidate in enumerate(candidates)]
         elif "promptFeedback" in data:
             # A blocked prompt is HTTP 200 without candidates (C2) [decision: content_filter].
             choices = [oai.choice(0, None, [], "content_filter")]
@@ -82,8 +85,10 @@ class GeminiAdapter:
         return oai.completion(completion_id=data.get("responseId") or oai.new_completion_id(),
                               model=route.name, choices=choices, usage=_usage(data.get("usageMetadata") or {}))
 
-    def start_stream(self, *, route: ModelRoute, completion_id: str, created: int) -> StreamState:
-        return GeminiStreamState(completion_id=completion_id, created=created, model=route.name)
+    def start_stream(self, *, route: ModelRoute, completion_id: str, created: int,
+                     payload: dict[str, Any] | None = None) -> StreamState:
+        return GeminiStreamState(completion_id=completion_id, created=created, model=route.name,
+                                 single_tool_call=_single_tool_call(payload))
 
     @oai.malformed_as_value_error
     def parse_stream_event(self, state: GeminiStreamState, event: SseEvent) -> list[dict[str, Any]]:
@@ -236,7 +241,13 @@ def _add_tools(body: dict[str, Any], payload: dict[str, Any]) -> None:
         if kind == "function":
             config["allowedFunctionNames"] = [name]
         body["toolConfig"] = {"functionCallingConfig": config}
-    # parallel_tool_calls has no Gemini equivalent and is dropped.
+    # parallel_tool_calls has no Gemini equivalent: false is honoured on the answer instead.
+
+
+def _single_tool_call(payload: dict[str, Any] | None) -> bool:
+    # Gemini may call several functions at once whatever it is told, so with
+    # parallel_tool_calls: false the gateway keeps the first call and drops the others.
+    return payload is not None and payload.get("parallel_tool_calls") is False
 
 
 def _declaration(function: dict[str, Any]) -> dict[str, Any]:
@@ -281,10 +292,12 @@ def _finish_reason(reason: str | None, has_tool_calls: bool) -> str:
     return "stop"  # STOP, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, unknown... (C6)
 
 
-def _choice(candidate: dict[str, Any], position: int) -> dict[str, Any]:
+def _choice(candidate: dict[str, Any], position: int, single_tool_call: bool = False) -> dict[str, Any]:
     parts = (candidate.get("content") or {}).get("parts") or []  # no content when blocked
     texts = [part["text"] for part in parts if "text" in part and not part.get("thought")]
     calls = [_tool_call(part) for part in parts if "functionCall" in part]
+    if single_tool_call:
+        calls = calls[:1]
     finish_reason = _finish_reason(candidate.get("finishReason"), bool(calls))
     return oai.choice(candidate.get("index", position), oai.joined_content(texts, calls), calls, finish_reason)
 
@@ -320,6 +333,8 @@ def _candidate_chunks(state: GeminiStreamState, candidate: dict[str, Any], index
         chunks.append(oai.role_chunk(state, index))
     for part in (candidate.get("content") or {}).get("parts") or []:
         if "functionCall" in part:
+            if state.single_tool_call and progress.tool_calls:
+                continue
             chunks.append(oai.chunk(state, _tool_call_delta(part, progress.tool_calls), index=index))
             progress.tool_calls += 1
         elif part.get("text") and not part.get("thought"):

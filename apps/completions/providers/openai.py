@@ -8,6 +8,7 @@ Reference: OpenAI's Chat Completions API (https://platform.openai.com/docs/api-r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,6 +22,11 @@ from .types import (
     UpstreamFailure,
     UpstreamRequest,
 )
+
+
+@dataclass
+class OpenAIStreamState(StreamState):
+    named: bool = False  # the stream's id is taken from its first upstream chunk
 
 
 class OpenAIAdapter:
@@ -45,22 +51,29 @@ class OpenAIAdapter:
             json=body,
         )
 
-    def parse_response(self, data: dict[str, Any], *, route: ModelRoute) -> dict[str, Any]:
+    def parse_response(self, data: dict[str, Any], *, route: ModelRoute,
+                       payload: dict[str, Any] | None = None) -> dict[str, Any]:
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
             raise ValueError("OpenAI response without a choices list")
         return data
 
-    def start_stream(self, *, route: ModelRoute, completion_id: str, created: int) -> StreamState:
-        return StreamState(completion_id=completion_id, created=created, model=route.name)
+    def start_stream(self, *, route: ModelRoute, completion_id: str, created: int,
+                     payload: dict[str, Any] | None = None) -> StreamState:
+        return OpenAIStreamState(completion_id=completion_id, created=created, model=route.name)
 
     @malformed_as_value_error
-    def parse_stream_event(self, state: StreamState, event: SseEvent) -> list[dict[str, Any]]:
+    def parse_stream_event(self, state: OpenAIStreamState, event: SseEvent) -> list[dict[str, Any]]:
         if event.data.startswith("[DONE]"):
             return []
         chunk = orjson.loads(event.data)
         if "error" in chunk:
             message, upstream_type = _error_fields(chunk["error"])
             raise StreamEventError(message or "Upstream stream error", upstream_type)
+        if not state.named:
+            # Chunks pass through with the upstream's id, so the chunks the gateway writes
+            # itself (the usage chunk) must carry it too: one stream, one id.
+            state.completion_id = chunk.get("id") or state.completion_id
+            state.named = True
         if chunk.get("usage"):
             state.usage = chunk["usage"]
         choices = chunk["choices"]

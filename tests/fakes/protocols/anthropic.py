@@ -12,6 +12,8 @@ from .base import (
     Conversation,
     ProviderProtocol,
     count_words,
+    instance_of,
+    json_fragments,
     json_response,
     need,
     sse_event,
@@ -31,6 +33,15 @@ _ERROR_TYPES = {
     529: "overloaded_error",
 }
 _OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+# Models from before structured outputs: they refuse output_config.format and strict tools.
+_WITHOUT_STRUCTURED_OUTPUTS = ("claude-sonnet-4-20250514", "claude-opus-4-20250514", "claude-3")
+# What structured outputs refuse in a schema, by type (Anthropic's JSON Schema limitations).
+_UNSUPPORTED_KEYWORDS = {
+    "integer": ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"),
+    "number": ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"),
+    "string": ("minLength", "maxLength"),
+    "array": ("maxItems", "uniqueItems"),
+}
 
 
 def _block_text(block: Any) -> str:
@@ -77,7 +88,53 @@ def _validate(body: dict[str, Any]) -> list[Any]:
             message.get("role") in ("user", "assistant"),
             f"messages.{index}.role: Input should be 'user' or 'assistant'",
         )
+    _validate_structured(body)
     return messages
+
+
+def _validate_structured(body: dict[str, Any]) -> None:
+    """Structured outputs: only on newer models, and only with the supported schema subset."""
+    schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
+    strict_tools = [(i, tool) for i, tool in enumerate(body.get("tools") or ()) if tool.get("strict")]
+    if schema is None and not strict_tools:
+        return
+    model = body["model"]
+    need(not model.startswith(_WITHOUT_STRUCTURED_OUTPUTS), f"'{model}' does not support structured outputs")
+    if schema is not None:
+        _check_strict_schema(schema, "output_config.format.schema")
+    for index, tool in strict_tools:
+        _check_strict_schema(tool.get("input_schema"), f"tools.{index}.custom.input_schema")
+
+
+def _check_strict_schema(schema: Any, where: str) -> None:
+    if isinstance(schema, list):
+        for i, sub in enumerate(schema):
+            _check_strict_schema(sub, f"{where}.{i}")
+        return
+    if not isinstance(schema, dict):
+        return
+    kind = schema.get("type")
+    for keyword in _UNSUPPORTED_KEYWORDS.get(kind, ()):
+        need(keyword not in schema, f"{where}: For '{kind}' type, property '{keyword}' is not supported")
+    need(schema.get("minItems", 0) in (0, 1), f"{where}: For 'array' type, 'minItems' values other than 0 or 1 are not supported")
+    if kind == "object":
+        need(schema.get("additionalProperties") is False,
+             f"{where}: For 'object' type, 'additionalProperties' must be explicitly set to false")
+    for key in ("properties", "$defs"):
+        for name, sub in (schema.get(key) or {}).items():
+            _check_strict_schema(sub, f"{where}.{key}.{name}")
+    for key in ("items", "anyOf", "allOf"):
+        if key in schema:
+            _check_strict_schema(schema[key], f"{where}.{key}")
+
+
+def _forced_tool(body: dict[str, Any]) -> tuple[str | None, Any]:
+    """The tool a {"type": "tool"} tool_choice makes the model call, and its input."""
+    choice = body.get("tool_choice") or {}
+    if choice.get("type") != "tool":
+        return None, None
+    schema = next((t.get("input_schema") for t in body.get("tools") or () if t.get("name") == choice.get("name")), None)
+    return choice.get("name"), instance_of(schema)
 
 
 class AnthropicProtocol(ProviderProtocol):
@@ -103,12 +160,17 @@ class AnthropicProtocol(ProviderProtocol):
             if message["role"] == "user":
                 last_user = _user_text(message.get("content")) or last_user
         tools = body.get("tools")
+        forced_tool, forced_input = _forced_tool(body)
+        schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
         return Conversation(
             model=body["model"],
             last_user_text=last_user,
             prompt_tokens=count_words(texts),
             tool_name=tools[0].get("name") if tools else None,
             ends_with_tool_result=messages[-1]["role"] == "user" and has_result,
+            forced_tool=forced_tool,
+            forced_input=forced_input,
+            json_answer=instance_of(schema) if schema is not None else None,
         )
 
     def error_response(
@@ -178,7 +240,7 @@ def _content(answer: Answer) -> list[dict[str, Any]]:
     if answer.text:
         content.append({"type": "text", "text": answer.text})
     if answer.tool_name:
-        content.append({**_tool_use(answer), "input": {"city": "Oslo"}})
+        content.append({**_tool_use(answer), "input": {"city": "Oslo"} if answer.tool_input is None else answer.tool_input})
     return content
 
 
@@ -204,6 +266,6 @@ def _text_block(index: int, answer: Answer) -> list[bytes]:
 def _tool_block(index: int, answer: Answer) -> list[bytes]:
     block = _tool_use(answer)
     # The API's first input_json_delta is often empty; then the JSON arrives in pieces.
-    fragments = ("", *TOOL_ARG_FRAGMENTS)
+    fragments = ("", *(TOOL_ARG_FRAGMENTS if answer.tool_input is None else json_fragments(answer.tool_input)))
     deltas = [{"type": "input_json_delta", "partial_json": f} for f in fragments]
     return _block(index, block, deltas)

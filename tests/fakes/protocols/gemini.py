@@ -128,7 +128,7 @@ def _parts(answer: Answer) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = [{"text": answer.text}] if answer.text else []
     if answer.tool_name:
         # functionCall.id is often absent upstream (C2), so the fake leaves it out.
-        parts.append({"functionCall": {"name": answer.tool_name, "args": {"city": "Oslo"}}})
+        parts += [{"functionCall": {"name": answer.tool_name, "args": {"city": "Oslo"}}}] * answer.tool_calls
     return parts
 
 
