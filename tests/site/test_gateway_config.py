@@ -57,7 +57,7 @@ def test_it_reports_every_mistake_at_once(shipped):
 
 
 def test_it_reads_which_claude_models_have_structured_outputs(shipped):
-    config = load_config(settings.GATEWAY_CONFIG, environ={})
+    config = load_config(gateway_config.config_path(), environ={})
     assert not config.models["claude-sonnet-4-20250514"].structured_outputs
     assert not config.models["claude-opus-4-20250514"].structured_outputs
     assert config.models["claude-sonnet-4-5"].structured_outputs  # the default
@@ -65,7 +65,7 @@ def test_it_reads_which_claude_models_have_structured_outputs(shipped):
     bad["models"]["claude-sonnet-4-5"]["structured_outputs"] = "yes"
     with pytest.raises(ConfigError) as refused:
         parse_config(bad, environ={})
-    assert "models.claude-sonnet-4-5.structured_outputs: expected true or false" in refused.value.errors[0]
+    assert "models.claude-sonnet-4-5.structured_outputs: Input should be a valid boolean" in refused.value.errors[0]
 
 
 def test_it_refuses_a_file_that_is_not_yaml(tmp_path):

@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from . import openai as oai
+from . import openai_shapes as oai
 
 # String formats the API can enforce; others move into the description.
 SUPPORTED_STRING_FORMATS = frozenset({
