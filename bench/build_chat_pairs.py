@@ -26,7 +26,7 @@ def read_source(path: Path) -> list[dict]:
         if line.startswith("@"):
             kind, label = line[1:].split()
             same = label == "same"
-        elif "||" in line:
+        elif "||" in line and not line.startswith("#"):
             a, b = (part.strip() for part in line.split("||"))
             rows.append({"a": a, "b": b, "same": same, "kind": kind})
     return rows
