@@ -146,8 +146,7 @@ def is_typo(x: str, y: str) -> bool:
     if x[0] != y[0] or abs(len(x) - len(y)) > 1 or _osa_distance(x, y) != 1:
         return False
     freq = word_frequencies()
-    never = tables().words["never_typos"]
-    if not freq or x in never or y in never:  # without a dictionary we cannot tell: refuse
+    if not freq:  # without a dictionary we cannot tell: refuse
         return False
     rare, common = sorted((freq.get(x, 0), freq.get(y, 0)))
     # A non-word next to a real word is a typo ("lsit"/"list"), and so is a rare word

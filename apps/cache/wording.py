@@ -73,7 +73,7 @@ def _prepare(text: str) -> str:
 def _expand(t: str) -> str:
     """Contractions, quotes, digits and symbols into plain words."""
     w = tables().words
-    t = re.sub(r"(?<=\w) +'s\b", "'s", t)  # "Loyang 's team" (pre-tokenised text)
+    t = re.sub(r"(?<=\w) +'s\b", "'s", t)  # pre-tokenised text writes "John 's"
     t = t.replace("cannot", "can not").replace("let's", "let us")
     # "isn't it" -> "is it not", so it lines up with the uncontracted question.
     t = re.sub(rf"\b(\w+)n't\s+({'|'.join(w['inverting_pronouns'])})\b",
@@ -126,7 +126,7 @@ def _numbers(tokens: list[str]) -> list[str]:
             value = 0 if nxt == "dozen" else 1
             continue
         tok = n.ordinals.get(tok, n.roman.get(tok, tok))
-        out.append("1" if tok == "i" and out[-1:] == ["war"] else tok)
+        out.append(tok)
     if value is not None:
         out.append(str(value))
     return out
