@@ -6,7 +6,8 @@ proof: (1) normalise both texts (case, contractions, numbers, filler, request
 scaffolds); (2) align every word with a word of the other text (same stem, listed
 synonym, compound, or a typo of a dictionary word) - one word left over refuses the
 hit, which catches entity, number, unit, negation, antonym, scope, operation, format,
-audience, language and version changes; (3) the aligned words keep their order, except
+audience, language and version changes; (3) a thing counted as one on one side ("a file")
+is not plural on the other ("files"); (4) the aligned words keep their order, except
 one prepositional phrase or edge clause that may move. Conservative on purpose: a refused
 paraphrase costs one upstream call, a wrong hit serves a wrong answer. Pure Python,
 0.02-0.3 ms a pair, no model call. Details and measurements: docs/semantic-cache.md.
@@ -17,8 +18,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from apps.cache.wording import (CODE_PATTERN, Word, analyse, counted_as_one, is_plural_of, tables,
-                                word_frequencies, word_key)
+from apps.cache.wording import (
+    CODE_PATTERN,
+    Word,
+    analyse,
+    counted_as_one,
+    is_plural_of,
+    tables,
+    word_frequencies,
+    word_key,
+)
 
 # Cosine gate before the lexical proof. The verifier keeps precision at 1.0 down to 0.60
 # on both benchmark sets; 0.75 keeps cosine as a second line of defence while letting
