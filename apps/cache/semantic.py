@@ -34,6 +34,7 @@ from apps.cache.embedder import aembed, embed_sync
 from apps.cache.models import SemanticCacheEntry
 from apps.cache.policy import SemanticQuery
 from apps.cache.verifier import same_meaning
+from apps.cache.wording import word_frequencies
 from gateway_site.db import close_stale_connection
 from gateway_site.gateway_config import get_config
 
@@ -202,6 +203,8 @@ def warm_up() -> None:
     except Exception as exc:
         _mark_broken(f"embedding model unavailable ({exc!r})")
         return
+    # The verifier's dictionary takes ~0.5 s to read: here, not inside a lookup's budget.
+    word_frequencies()
     _model_state["ready"] = True
 
 
