@@ -1,12 +1,16 @@
 """Semantic-cache correctness benchmark: cosine alone vs cosine + verifier.
 
-    python bench/semantic_eval.py [--paws PATH] [--errors N] [--stress] [--latency] [--lookup]
+    python bench/semantic_eval.py [--paws PATH] [--errors N --set v2 --split dev]
+                                  [--stress] [--latency] [--lookup]
 
 Sets:
-  (a) PAWS-Wiki dev sample, 4,000 pairs, read from ../shared/data/paraphrase-dev.jsonl
+  (a) PAWS-Wiki dev sample, 4,000 pairs, read from --paws / $PAWS_PATH
       (Google LLC, PAWS, Zhang et al. 2019; never copied into this repo, never trained on);
-  (b) bench/data/chat_pairs.jsonl, chat-style paraphrases and near-misses written for this
-      project; `split` = dev (used while building the verifier) or test (held out).
+  (b) v1: bench/data/chat_pairs.jsonl, chat-style paraphrases and near-misses written with
+      the first verifier; `split` = dev or test;
+  (c) v2: bench/data/chat_pairs_v2.jsonl, written for issue 13 and split dev/test before any
+      run (bench/data/chat_pairs_v2.md); rules are tuned on its dev errors only, its test
+      split is frozen (tests/cache/test_eval_set_frozen.py).
 
 Prints precision / recall per cosine threshold for both methods, per-kind figures for
 the chat set at the shipped threshold, with --latency embed and verifier timings, with
@@ -33,6 +37,7 @@ from apps.cache import verifier  # noqa: E402
 
 THRESHOLDS = (0.60, 0.70, 0.75, 0.80, 0.85, 0.90, 0.93, 0.95, 0.97)
 CHAT = ROOT / "bench" / "data" / "chat_pairs.jsonl"
+CHAT_V2 = ROOT / "bench" / "data" / "chat_pairs_v2.jsonl"
 PAWS = Path(os.environ.get("PAWS_PATH", ROOT.parent / "shared" / "data" / "paraphrase-dev.jsonl"))
 CACHE_DIR = ROOT / "var" / "semantic_eval"
 
@@ -88,14 +93,30 @@ def threshold_table(title: str, rows: list[dict], sims: list[float]) -> None:
         print(f"| {t:.2f}{mark} | {cp:.3f} | {cr:.3f} | {vp:.3f} | {vr:.3f} | {tp} | {fp} |")
 
 
-def kind_table(rows: list[dict], sims: list[float], threshold: float) -> None:
+def summary_table(sets: list[tuple[str, list[dict], list[float]]], threshold: float) -> None:
+    """One line per set and split at the shipped threshold: the figures the targets name."""
+    print(f"\n### Summary at threshold {threshold:.2f} (cosine + verifier)\n")
+    print("| set | split | pairs | same | TP | FP | precision | recall |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, rows, sims in sets:
+        for split in ("dev", "test", None):
+            idx = [i for i, r in enumerate(rows) if split is None or r.get("split") == split]
+            if not idx or (split and len(idx) == len(rows)):
+                continue
+            sel = [rows[i] for i in idx]
+            p, r, tp, fp = scores(sel, decide(sel, [sims[i] for i in idx], threshold, True))
+            print(f"| {name} | {split or 'all'} | {len(sel)} | {sum(x['same'] for x in sel)} | "
+                  f"{tp} | {fp} | {p:.3f} | {r:.3f} |")
+
+
+def kind_table(rows: list[dict], sims: list[float], threshold: float, title: str = "chat set") -> None:
     """Per kind: paraphrase kinds report recall, near-miss kinds report wrong hits."""
     cos = decide(rows, sims, threshold, False)
     ver = decide(rows, sims, threshold, True)
     by_kind: dict[tuple[bool, str], list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         by_kind[(not r["same"], r["kind"])].append(i)
-    print(f"\n### chat set per kind at threshold {threshold:.2f} (all / held-out test)\n")
+    print(f"\n### {title} per kind at threshold {threshold:.2f} (all / held-out test)\n")
     print("| kind | same? | pairs | cosine hits | verifier hits | verifier hits, test only |")
     print("|---|---|---:|---:|---:|---:|")
     for (negative, kind), idx in sorted(by_kind.items()):
@@ -227,32 +248,40 @@ def main() -> None:
     parser.add_argument("--lookup", action="store_true",
                         help="also time embed + HNSW query on a throwaway Postgres")
     parser.add_argument("--errors", type=int, default=0, help="print N errors per set")
-    parser.add_argument("--split", choices=("dev", "test"), help="only errors of this chat split")
+    parser.add_argument("--set", choices=("v1", "v2"), default="v2", help="chat set for --errors")
+    parser.add_argument("--split", choices=("dev", "test"),
+                        help="only errors of this chat split (and none of PAWS)")
     args = parser.parse_args()
     started = time.perf_counter()
     threshold = verifier.DEFAULT_THRESHOLD
 
-    chat = load(CHAT)
-    chat_sims = cosines(chat)
+    chat, chat_v2 = load(CHAT), load(CHAT_V2)
+    chat_sims, v2_sims = cosines(chat), cosines(chat_v2)
+    sets = [("v2 (issue 13)", chat_v2, v2_sims), ("v1", chat, chat_sims)]
     print(f"# Semantic cache evaluation (shipped threshold {threshold:.2f})")
-    threshold_table("chat set, all", chat, chat_sims)
-    for split in ("dev", "test"):
-        idx = [i for i, r in enumerate(chat) if r.get("split") == split]
-        threshold_table(f"chat set, {split} split", [chat[i] for i in idx], [chat_sims[i] for i in idx])
-    kind_table(chat, chat_sims, threshold)
-
     paws_rows: list[dict] = []
     if args.paws.exists():
         paws_rows = load(args.paws)
         paws_sims = cosines(paws_rows)
-        threshold_table("PAWS-Wiki dev sample (Google LLC)", paws_rows, paws_sims)
+        sets.append(("PAWS-Wiki dev", paws_rows, paws_sims))
     else:
         print(f"\n(PAWS file not found at {args.paws}; skipped)")
+    summary_table(sets, threshold)
+    for name, rows, sims in sets:
+        threshold_table(f"{name}, all", rows, sims)
+        for split in ("dev", "test"):
+            idx = [i for i, r in enumerate(rows) if r.get("split") == split]
+            if idx:
+                threshold_table(f"{name}, {split} split", [rows[i] for i in idx],
+                                [sims[i] for i in idx])
+    kind_table(chat_v2, v2_sims, threshold, "v2 set")
+    kind_table(chat, chat_sims, threshold, "v1 set")
 
     if args.errors:
-        sel = [i for i, r in enumerate(chat) if not args.split or r.get("split") == args.split]
-        show_errors([chat[i] for i in sel], [chat_sims[i] for i in sel], threshold, args.errors)
-        if paws_rows:
+        rows, sims = (chat_v2, v2_sims) if args.set == "v2" else (chat, chat_sims)
+        sel = [i for i, r in enumerate(rows) if not args.split or r.get("split") == args.split]
+        show_errors([rows[i] for i in sel], [sims[i] for i in sel], threshold, args.errors)
+        if paws_rows and not args.split:
             show_errors(paws_rows, paws_sims, threshold, args.errors)
     if args.stress:
         stress(chat)

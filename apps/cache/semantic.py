@@ -35,6 +35,7 @@ from apps.cache.embedder import aembed
 from apps.cache.models import SemanticCacheEntry
 from apps.cache.policy import SemanticQuery
 from apps.cache.verifier import same_meaning
+from apps.cache.wording import word_frequencies
 from gateway_site import runtime
 from gateway_site.db import close_stale_connection
 from gateway_site.gateway_config import get_config
@@ -217,6 +218,8 @@ def load_model(state: SemanticState | None = None) -> None:
     except Exception as exc:
         _mark_broken(f"embedding model unavailable ({exc!r})")
         return
+    # The verifier's dictionary takes ~0.5 s to read: here, not inside a lookup's budget.
+    word_frequencies()
     state.model_ready = True
 
 

@@ -6,7 +6,8 @@ proof: (1) normalise both texts (case, contractions, numbers, filler, request
 scaffolds); (2) align every word with a word of the other text (same stem, listed
 synonym, compound, or a typo of a dictionary word) - one word left over refuses the
 hit, which catches entity, number, unit, negation, antonym, scope, operation, format,
-audience, language and version changes; (3) the aligned words keep their order, except
+audience, language and version changes; (3) a thing counted as one on one side ("a file")
+is not plural on the other ("files"); (4) the aligned words keep their order, except
 one prepositional phrase or edge clause that may move. Conservative on purpose: a refused
 paraphrase costs one upstream call, a wrong hit serves a wrong answer. Pure Python,
 0.02-0.3 ms a pair, no model call. Details and measurements: docs/semantic-cache.md.
@@ -17,7 +18,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from apps.cache.wording import CODE_PATTERN, Word, analyse, tables, word_frequencies, word_key
+from apps.cache.wording import (
+    CODE_PATTERN,
+    Word,
+    analyse,
+    counted_as_one,
+    is_plural_of,
+    tables,
+    word_frequencies,
+    word_key,
+)
 
 # Cosine gate before the lexical proof. The verifier keeps precision at 1.0 down to 0.60
 # on both benchmark sets; 0.75 keeps cosine as a second line of defence while letting
@@ -58,12 +68,25 @@ def compare(query: str, candidate: str) -> Verdict:
         same = _squash(query) == _squash(candidate)
         return Verdict(same, "identical" if same else "nothing to compare")
     if [w.key for w in a] == [w.key for w in b]:
-        return Verdict(True, "same after normalisation")
+        problem = number_problem(query, candidate, list(a), list(b), [(k, k) for k in range(len(a))])
+        return Verdict(not problem, problem or "same after normalisation")
     al = align(a, b)
     if al.left_a or al.left_b:
         return Verdict(False, f"unmatched: {_show(al.left_a)} / {_show(al.left_b)}")
-    problem = order_problem(al.pairs, al.a, al.b)
+    problem = (order_problem(al.pairs, al.a, al.b)
+               or number_problem(query, candidate, al.a, al.b, al.pairs))
     return Verdict(not problem, problem or "aligned")
+
+
+def number_problem(query: str, candidate: str, a: list[Word], b: list[Word],
+                   pairs: list[tuple[int, int]]) -> str:
+    """'' unless one text counts a thing as one ("a file") and the other as several ("files")."""
+    one_a, one_b = counted_as_one(query), counted_as_one(candidate)
+    for i, j in pairs:
+        x, y = a[i].raw, b[j].raw
+        if (x in one_a and is_plural_of(y, x)) or (y in one_b and is_plural_of(x, y)):
+            return f"one vs several: {x} / {y}"
+    return ""
 
 
 def _squash(text: str) -> str:
@@ -105,7 +128,7 @@ def align(a: tuple[Word, ...], b: tuple[Word, ...]) -> Alignment:
     left_a: list[Word] = []
     free_b = [j for j in range(len(b)) if j not in used]
     for i in free:  # then typos, nearest position first
-        options = [j for j in free_b if j not in used and is_typo(a[i].raw, b[j].raw)]
+        options = [j for j in free_b if j not in used and _typo_pair(a[i], b[j])]
         if options:
             j = min(options, key=lambda j: abs(j - i))
             pairs.append((i, j))
@@ -131,12 +154,22 @@ def _merge_compounds(words: tuple[Word, ...], other: tuple[Word, ...]) -> list[W
         w = words[i]
         if i + 1 < len(words) and w.raw + words[i + 1].raw in joined:
             raw = w.raw + words[i + 1].raw
-            out.append(Word(raw, word_key(raw), w.clause_start, words[i + 1].clause_end))
+            out.append(Word(raw, word_key(raw), w.clause_start, words[i + 1].clause_end,
+                            w.name or words[i + 1].name))
             i += 2
         else:
-            out.append(Word(w.raw, w.key, w.clause_start, w.clause_end))
+            out.append(Word(w.raw, w.key, w.clause_start, w.clause_end, w.name))
             i += 1
     return out
+
+
+def _typo_pair(x: Word, y: Word) -> bool:
+    """A typo, unless the misspelt-looking side was written as a name: "Nuxt" is not "next"."""
+    if not is_typo(x.raw, y.raw):
+        return False
+    freq = word_frequencies()
+    rarer = x if freq.get(x.raw, 0) <= freq.get(y.raw, 0) else y
+    return not rarer.name
 
 
 def is_typo(x: str, y: str) -> bool:
@@ -146,8 +179,7 @@ def is_typo(x: str, y: str) -> bool:
     if x[0] != y[0] or abs(len(x) - len(y)) > 1 or _osa_distance(x, y) != 1:
         return False
     freq = word_frequencies()
-    never = tables().words["never_typos"]
-    if not freq or x in never or y in never:  # without a dictionary we cannot tell: refuse
+    if not freq:  # without a dictionary we cannot tell: refuse
         return False
     rare, common = sorted((freq.get(x, 0), freq.get(y, 0)))
     # A non-word next to a real word is a typo ("lsit"/"list"), and so is a rare word

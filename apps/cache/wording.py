@@ -32,6 +32,10 @@ _SYMBOLS = {"<": "lt", ">": "gt", "*": "star", "^": "caret", "~": "tilde", "|": 
             "+": "plus", "=": "equals"}  # in code and maths a symbol is a word
 CODE_PATTERN = re.compile(r"```|\n[ \t]+\S")  # fenced or indented: whitespace may be syntax
 _BREAKS = re.compile(r"[,;!?()\[\]{}…]|\s-+\s|\s-+$|^-+\s|\.(?!\w)|--+")
+_WORD = re.compile(r"[^\W\d_]+")
+# A unit after a number keeps its case when case is its meaning: 100 Mb (bits) is not
+# 100 MB (bytes), 5 mW is not 5 MW. "Mb" -> "mbul" (upper, lower) after lowercasing.
+_CASED_UNIT = re.compile(r"(?<=\d)(\s?)([A-Za-z]{1,4})(?![A-Za-z])")
 _TOKEN = re.compile(  # numbers, words, then any other symbol (emoji too) as a word of its own
     r"\d+(?:\.\d+)*(?:st|nd|rd|th|s)?(?![^\W_])|\d+(?:\.\d+)*|[^\W\d_]+|[^\w\s.\-'\"]")
 
@@ -43,6 +47,7 @@ class Word:
     key: str  # stem, or its synonym group's stem
     clause_start: bool = False
     clause_end: bool = False
+    name: bool = False  # written Capitalised mid-sentence or in CAPITALS: a name, not a typo
 
 
 
@@ -53,7 +58,43 @@ def analyse(text: str) -> tuple[Word, ...]:
     """The content words of a text, normalised (cached: the same texts recur)."""
     tokens = _numbers(_tokens(_prepare(text)))
     tokens = _rewrite_phrases(tokens, _lexicon().phrases)
-    return _words(_strip_clauses(tokens))
+    return _words(_strip_clauses(tokens), names(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def names(text: str) -> frozenset[str]:
+    """Words written as names: in CAPITALS, or Capitalised anywhere but a sentence start."""
+    found = set()
+    for m in _WORD.finditer(unicodedata.normalize("NFKC", text)):
+        word, before = m[0], text[:m.start()].rstrip(" \"'(")
+        sentence_start = not before or before[-1] in ".!?:\n"
+        if (len(word) > 1 and word.isupper()) or (word[0].isupper() and not sentence_start):
+            found.add(word.lower())
+    return frozenset(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def counted_as_one(text: str) -> frozenset[str]:
+    """Words after a singular determiner ("a file", "one fun fact", "this row"): against
+    a plural in the other text they change the scope ("rename a file" / "rename files")."""
+    tokens = _numbers(_tokens(_prepare(text)))
+    stops = tables().words["phrase_ends"]
+    found: set[str] = set()
+    for k, tok in enumerate(tokens):
+        if tok in tables().words["singular_determiners"]:
+            for nxt in tokens[k + 1:k + 4]:
+                if nxt in stops or nxt in (BOUNDARY, COLON):
+                    break
+                found.add(nxt)
+    return frozenset(found)
+
+
+def is_plural_of(plural: str, single: str) -> bool:
+    """ "files"/"file", "boxes"/"box", "puppies"/"puppy", "children"/"child"."""
+    irregular = tables().words["irregular"]
+    if plural in irregular and plural != single:
+        return irregular[plural] == single
+    return plural.endswith("s") and not single.endswith("s") and plural.startswith(single[:-1])
 
 
 def _prepare(text: str) -> str:
@@ -62,7 +103,7 @@ def _prepare(text: str) -> str:
     table = tables()
     for pattern, repl in table.rewrites_before_lowercase:
         t = pattern.sub(repl, t)
-    t = t.lower()
+    t = _CASED_UNIT.sub(_cased_unit, t).lower()
     for pattern, repl in table.rewrites:
         t = pattern.sub(repl, t)
     slang = table.words["slang"]
@@ -70,10 +111,17 @@ def _prepare(text: str) -> str:
     return _expand(t)
 
 
+def _cased_unit(m: re.Match) -> str:
+    unit = m[2]
+    if not any(c.isupper() for c in unit[1:]) and not (len(unit) <= 2 and unit != unit.lower()):
+        return m[0]  # "100 Days", "3 kg": case carries nothing
+    return m[1] + unit + "".join("u" if c.isupper() else "l" for c in unit)
+
+
 def _expand(t: str) -> str:
     """Contractions, quotes, digits and symbols into plain words."""
     w = tables().words
-    t = re.sub(r"(?<=\w) +'s\b", "'s", t)  # "Loyang 's team" (pre-tokenised text)
+    t = re.sub(r"(?<=\w) +'s\b", "'s", t)  # pre-tokenised text writes "John 's"
     t = t.replace("cannot", "can not").replace("let's", "let us")
     # "isn't it" -> "is it not", so it lines up with the uncontracted question.
     t = re.sub(rf"\b(\w+)n't\s+({'|'.join(w['inverting_pronouns'])})\b",
@@ -126,7 +174,7 @@ def _numbers(tokens: list[str]) -> list[str]:
             value = 0 if nxt == "dozen" else 1
             continue
         tok = n.ordinals.get(tok, n.roman.get(tok, tok))
-        out.append("1" if tok == "i" and out[-1:] == ["war"] else tok)
+        out.append(tok)
     if value is not None:
         out.append(str(value))
     return out
@@ -207,7 +255,7 @@ def _scaffold(clause: list[str], scaffolds: dict[tuple[str, ...], str]) -> list[
     return [canon] + rest
 
 
-def _words(tokens: list[str]) -> tuple[Word, ...]:
+def _words(tokens: list[str], name_words: frozenset[str] = frozenset()) -> tuple[Word, ...]:
     words: list[Word] = []
     start = True
     for tok in tokens:
@@ -216,7 +264,8 @@ def _words(tokens: list[str]) -> tuple[Word, ...]:
                 words[-1].clause_end = True
             start = True
         else:
-            words.append(Word(raw=tok, key=word_key(tok), clause_start=start))
+            words.append(Word(raw=tok, key=word_key(tok), clause_start=start,
+                              name=tok in name_words))
             start = False
     return tuple(words)
 
@@ -241,8 +290,8 @@ def stem_word(w: str) -> str:
         w = w[:-2]
     elif w.endswith(("ches", "shes", "xes", "sses", "zes")):
         w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")) and _is_word(w[:-1]):
+        w = w[:-1]  # only a real word's plural: LDAPS is not LDAP, HTTPS not HTTP
     if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiouslz":
         w = w[:-1]  # stopp(ed) -> stop
     if len(w) >= 4 and w.endswith("e"):
@@ -250,6 +299,10 @@ def stem_word(w: str) -> str:
     if len(w) >= 3 and w.endswith("y"):
         w = w[:-1] + "i"  # try/tried
     return w
+
+
+def _is_word(w: str) -> bool:
+    return word_frequencies().get(w, 0) > 0
 
 
 # ---------------------------------------------------------------- lexicon

@@ -27,7 +27,8 @@ PARAPHRASES = {
     "clause at the edge": ("Step by step, explain how to change a tire", "Explain how to change a tire step by step"),
     "synonym": ("How do I fix a flat tire on my bike?", "How do I repair a flat tire on my bicycle?"),
     "phrase synonym": ("How do I get rid of fruit flies?", "How do I eliminate fruit flies?"),
-    "inflection": ("How do I sort lists in Python?", "How do I sort a list in Python?"),
+    # "a list" vs "lists" is refused (one vs several: tests/cache/test_verifier_near_misses.py)
+    "inflection": ("How do I sort lists in Python?", "how do I sort list in python"),
     "question vs imperative": ("What is the capital of Peru?", "Tell me the capital of Peru"),
     "embedded question": ("Can you tell me what the speed of light is?", "What is the speed of light?"),
     "how-to scaffolds": ("How do I calculate compound interest?", "Show me how to calculate compound interest"),
