@@ -48,6 +48,9 @@ def error_response(error: BaseException, request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, status=error.status, content_type="application/json")
     for name, value in error.headers.items():
         response[name] = value
+    # contract_error logged what deserves it (quietly); without this Django's handler adds
+    # a "Service Unavailable: /stats" line per request, the flood all over again.
+    response._has_been_logged = True
     return response
 
 
