@@ -80,10 +80,13 @@ class KeyCache:
         # store what it read, or a revocation (or a creation) racing it would be undone.
         self.generation = 0
         self.database_paused_until = 0.0
+        self.read_before_resync = 0.0  # entries read before this moment must be read again
 
     def get(self, hashed: str) -> KeyInfo | None:
         entry = self.entries.get(hashed)
-        if entry is None or time.monotonic() - entry[0] > settings.GATEWAY_KEY_CACHE_TTL:
+        if entry is None or entry[0] <= self.read_before_resync:
+            return None
+        if time.monotonic() - entry[0] > settings.GATEWAY_KEY_CACHE_TTL:
             return None
         return entry[1]
 
@@ -117,6 +120,13 @@ class KeyCache:
     def clear(self) -> None:
         self.generation += 1
         self.entries.clear()
+        self.absent.clear()
+
+    def expire(self) -> None:
+        """Every key must be read again before it is trusted as fresh; while the database
+        is unreachable the copies still serve, within GATEWAY_KEY_MAX_STALENESS."""
+        self.generation += 1
+        self.read_before_resync = time.monotonic()
         self.absent.clear()
 
     def database_is_paused(self) -> bool:
@@ -245,9 +255,12 @@ def _forget(event: dict) -> None:
     runtime.part(KeyCache).forget(event.get("key_hash", ""))
 
 
-def _forget_all(event: dict) -> None:
-    runtime.part(KeyCache).clear()
+def _expire_all(event: dict) -> None:
+    # Events may have been missed while the listener was away from Redis: re-read every
+    # key. Not dropped: a Redis blip during a database outage would then lock out every
+    # client; a revocation missed in that double outage applies when the database answers.
+    runtime.part(KeyCache).expire()
 
 
 events.on_event("key_changed", _forget)
-events.on_event("resync", _forget_all)
+events.on_event("resync", _expire_all)
