@@ -48,9 +48,6 @@ def error_response(error: BaseException, request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, status=error.status, content_type="application/json")
     for name, value in error.headers.items():
         response[name] = value
-    # contract_error logged what deserves it (quietly); without this Django's handler adds
-    # a "Service Unavailable: /stats" line per request, the flood all over again.
-    response._has_been_logged = True
     return response
 
 
@@ -74,6 +71,9 @@ class ApiMiddleware:
         response = await self.get_response(request)
         if response.status_code >= 400 and not is_console_path(request.path):
             response = _as_contract_error(response, request)
+            # contract_error logged what deserved it, once per cause; Django would add a
+            # line per response ("Service Unavailable: /health" on every probe of an outage).
+            response._has_been_logged = True
         match = getattr(request, "resolver_match", None)
         scope = getattr(request, "scope", None)
         if match is not None and scope is not None:
