@@ -18,8 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import time
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
