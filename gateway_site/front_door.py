@@ -150,13 +150,13 @@ def _log_unhandled(exc: BaseException, *, request_id: str, path: str) -> None:
 def _cause_of(exc: BaseException) -> str:
     """The exception's type and the last line of our own code it passed (else the line
     that raised it): the same failure always gets the same cause."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = [frame for frame in frames if _PROJECT_ROOT in frame.filename and "site-packages" not in frame.filename]
-    where = (ours or frames)[-1] if frames else None
-    if where is None:
+    # walk_tb, not extract_tb: no source lines read for what may be every request.
+    frames = [(frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(exc.__traceback__)]
+    ours = [(name, line) for name, line in frames if name.startswith(_PROJECT_ROOT) and "site-packages" not in name]
+    if not frames:
         return type(exc).__name__
-    filename = where.filename.removeprefix(_PROJECT_ROOT)
-    return f"{type(exc).__name__} at {filename}:{where.lineno}"
+    filename, line = (ours or frames)[-1]
+    return f"{type(exc).__name__} at {filename.removeprefix(_PROJECT_ROOT)}:{line}"
 
 
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[1]) + os.sep
