@@ -17,10 +17,10 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_application = get_asgi_application()
 
 from apps.completions.urls import api_routes  # noqa: E402  (the apps need Django set up)
-from apps.stats.metrics import observe_request  # noqa: E402
+from apps.stats.metrics import observe_request, unhandled_error  # noqa: E402
 from apps.stats.usage import aflush_all  # noqa: E402
 from gateway_site import events, runtime  # noqa: E402
-from gateway_site.front_door import FrontDoor  # noqa: E402
+from gateway_site.front_door import FrontDoor, observe_unhandled_with  # noqa: E402
 
 
 async def startup() -> None:
@@ -39,6 +39,7 @@ async def shutdown() -> None:
         await runtime.runtime().aclose()
 
 
+observe_unhandled_with(unhandled_error)
 application = FrontDoor(
     api_routes=api_routes,
     django_app=django_application,

@@ -27,19 +27,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
+import redis
+from django.db import DatabaseError
 
+from gateway_site import runtime
 from gateway_site.errors import (
     GatewayError,
     InternalError,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     render_error_body,
 )
+from gateway_site.quiet_log import QuietLog
 from gateway_site.request_ids import new_request_id
 
 logger = logging.getLogger("gateway.errors")
@@ -99,12 +107,59 @@ class _ClientGone(Exception):
 
 
 def contract_error(exc: BaseException, *, request_id: str, path: str) -> tuple[GatewayError, bytes]:
-    """The error a client sees for `exc`, and its body: a GatewayError as it is, anything
-    else as a 500 whose trace goes to the log (never to the client)."""
+    """The error a client sees for `exc`, and its body: a GatewayError as it is, a dead
+    database or Redis as a 503, anything else as a 500 whose trace goes to the log (never
+    to the client)."""
     if not isinstance(exc, GatewayError):
-        logger.error("unhandled error request_id=%s path=%s", request_id, path, exc_info=exc)
-        exc = InternalError()
+        _log_unhandled(exc, request_id=request_id, path=path)
+        exc = _dependency_unavailable(exc) or InternalError()
     return exc, orjson.dumps(render_error_body(exc, request_id))
+
+
+def _dependency_unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    for kind, dependency in _DEPENDENCY_ERRORS:
+        if isinstance(exc, kind):
+            return ServiceUnavailable(f"The {dependency} is unavailable; retry shortly", headers={"Retry-After": "5"})
+    return None
+
+
+_DEPENDENCY_ERRORS = ((DatabaseError, "database"), (redis.RedisError, "cache store (Redis)"))
+_unhandled_observers: list[Callable[[str], None]] = []
+
+
+def observe_unhandled_with(callback: Callable[[str], None]) -> None:
+    """gateway_site/asgi.py hands in the metric counting unhandled errors by cause (this
+    module imports no app, and metrics are defined in apps/stats/metrics.py)."""
+    if callback not in _unhandled_observers:
+        _unhandled_observers.append(callback)
+
+
+def _log_unhandled(exc: BaseException, *, request_id: str, path: str) -> None:
+    # A dead dependency fails every request the same way: the first trace of a cause is
+    # logged, then one line per interval with the count (a trace per request was 20 MB
+    # of log in 15 s during a database outage).
+    cause = _cause_of(exc)
+    for observe in _unhandled_observers:
+        observe(cause)
+    quiet = runtime.part(QuietLog)
+    first = cause not in quiet.causes
+    quiet.log(logger, logging.ERROR, cause, "unhandled %s request_id=%s path=%s", cause, request_id, path,
+              exc_info=exc if first else None)
+
+
+def _cause_of(exc: BaseException) -> str:
+    """The exception's type and the last line of our own code it passed (else the line
+    that raised it): the same failure always gets the same cause."""
+    # walk_tb, not extract_tb: no source lines read for what may be every request.
+    frames = [(frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(exc.__traceback__)]
+    ours = [(name, line) for name, line in frames if name.startswith(_PROJECT_ROOT) and "site-packages" not in name]
+    if not frames:
+        return type(exc).__name__
+    filename, line = (ours or frames)[-1]
+    return f"{type(exc).__name__} at {filename.removeprefix(_PROJECT_ROOT)}:{line}"
+
+
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[1]) + os.sep
 
 
 class FrontDoor:

@@ -71,6 +71,9 @@ class ApiMiddleware:
         response = await self.get_response(request)
         if response.status_code >= 400 and not is_console_path(request.path):
             response = _as_contract_error(response, request)
+            # contract_error logged what deserved it, once per cause; Django would add a
+            # line per response ("Service Unavailable: /health" on every probe of an outage).
+            response._has_been_logged = True
         match = getattr(request, "resolver_match", None)
         scope = getattr(request, "scope", None)
         if match is not None and scope is not None:

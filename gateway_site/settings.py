@@ -147,6 +147,11 @@ GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)
 GATEWAY_REQUIRE_SERVICES = env_bool("GATEWAY_REQUIRE_SERVICES", False)
 # Seconds a seen API key stays in process memory; revocations are also pushed over Redis.
 GATEWAY_KEY_CACHE_TTL = float(env_str("GATEWAY_KEY_CACHE_TTL", "30"))
+# While the database is unreachable, a key seen within this many seconds keeps working
+# from memory (revocations pushed over Redis still apply); any other key gets 503.
+GATEWAY_KEY_MAX_STALENESS = float(env_str("GATEWAY_KEY_MAX_STALENESS", "3600"))
+# Seconds a key hash found absent is remembered, so made-up keys do not flood the database.
+GATEWAY_KEY_NEGATIVE_TTL = float(env_str("GATEWAY_KEY_NEGATIVE_TTL", "5"))
 # Comma-separated IPs allowed to scrape /metrics without an admin key.
 GATEWAY_METRICS_ALLOWED_IPS = env_list("GATEWAY_METRICS_ALLOWED_IPS", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES

@@ -4,6 +4,13 @@ Authentication must not cost a database round trip per request: a key seen once 
 in process memory for GATEWAY_KEY_CACHE_TTL seconds. A revocation or edit is published on
 the events channel so every process drops its copy at once; the TTL bounds the damage if
 that message is ever lost.
+
+While the database is unreachable, a key seen before keeps working from memory for up to
+GATEWAY_KEY_MAX_STALENESS seconds after it was last read (revocation events still drop
+it); a key not in memory is answered 503 with Retry-After, never 500. A hash found absent
+is remembered for GATEWAY_KEY_NEGATIVE_TTL seconds, so a flood of made-up keys costs one
+query per distinct key per interval; creating a key publishes `key_changed`, which drops
+that memory at once.
 """
 
 from __future__ import annotations
@@ -11,18 +18,28 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
+from apps.stats import metrics
 from gateway_site import events, runtime
 from gateway_site.db import close_stale_connection
-from gateway_site.errors import InvalidApiKey
+from gateway_site.errors import InvalidApiKey, ServiceUnavailable
+from gateway_site.quiet_log import QuietLog
+
+logger = logging.getLogger(__name__)
 
 MAX_CACHED_KEYS = 10_000
+MAX_ABSENT_HASHES = 10_000  # 64-byte hashes: under 2 MB however many made-up keys arrive
+DATABASE_PAUSE = 1.0  # seconds without key queries after one failed
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -53,27 +70,72 @@ class KeyInfo:
 
 
 class KeyCache:
-    """Keys seen lately, by hash: a part of the process's runtime (gateway_site/runtime.py)."""
+    """Keys seen lately, and hashes found absent lately: a part of the process's runtime
+    (gateway_site/runtime.py). Both are bounded; the oldest entries go first."""
 
     def __init__(self) -> None:
-        self.entries: dict[str, tuple[float, KeyInfo]] = {}
+        self.entries: OrderedDict[str, tuple[float, KeyInfo]] = OrderedDict()
+        self.absent: OrderedDict[str, float] = OrderedDict()
+        # Bumped by every forget/clear: a lookup that began before an event must not
+        # store what it read, or a revocation (or a creation) racing it would be undone.
+        self.generation = 0
+        self.database_paused_until = 0.0
+        self.read_before_resync = 0.0  # entries read before this moment must be read again
 
     def get(self, hashed: str) -> KeyInfo | None:
         entry = self.entries.get(hashed)
-        if entry is None or time.monotonic() - entry[0] > settings.GATEWAY_KEY_CACHE_TTL:
+        if entry is None or entry[0] <= self.read_before_resync:
+            return None
+        if time.monotonic() - entry[0] > settings.GATEWAY_KEY_CACHE_TTL:
             return None
         return entry[1]
 
-    def remember(self, hashed: str, info: KeyInfo) -> None:
-        if len(self.entries) >= MAX_CACHED_KEYS:
-            self.entries.clear()  # crude but bounded; the next requests reload what they need
-        self.entries[hashed] = (time.monotonic(), info)
+    def get_stale(self, hashed: str) -> KeyInfo | None:
+        """The key as last read, however old, up to GATEWAY_KEY_MAX_STALENESS."""
+        entry = self.entries.get(hashed)
+        if entry is None or time.monotonic() - entry[0] > settings.GATEWAY_KEY_MAX_STALENESS:
+            return None
+        return entry[1]
+
+    def is_absent(self, hashed: str) -> bool:
+        found_at = self.absent.get(hashed)
+        return found_at is not None and time.monotonic() - found_at <= settings.GATEWAY_KEY_NEGATIVE_TTL
+
+    def remember(self, hashed: str, info: KeyInfo | None, *, generation: int) -> None:
+        """Stores what a lookup read (None: no such key), unless an event came meanwhile."""
+        if generation != self.generation:
+            return
+        self.entries.pop(hashed, None)
+        self.absent.pop(hashed, None)
+        table = self.absent if info is None else self.entries
+        table[hashed] = time.monotonic() if info is None else (time.monotonic(), info)
+        if len(table) > (MAX_ABSENT_HASHES if info is None else MAX_CACHED_KEYS):
+            table.popitem(last=False)
 
     def forget(self, hashed: str) -> None:
+        self.generation += 1
         self.entries.pop(hashed, None)
+        self.absent.pop(hashed, None)
 
     def clear(self) -> None:
+        self.generation += 1
         self.entries.clear()
+        self.absent.clear()
+
+    def expire(self) -> None:
+        """Every key must be read again before it is trusted as fresh; while the database
+        is unreachable the copies still serve, within GATEWAY_KEY_MAX_STALENESS."""
+        self.generation += 1
+        self.read_before_resync = time.monotonic()
+        self.absent.clear()
+
+    def database_is_paused(self) -> bool:
+        return time.monotonic() < self.database_paused_until
+
+    def database_failed(self) -> None:
+        # One failed query pauses lookups for a moment: during an outage every request
+        # would otherwise pay a connection attempt (and a thread hop) to learn the same.
+        self.database_paused_until = time.monotonic() + DATABASE_PAUSE
 
 
 def key_hash(raw_key: str) -> str:
@@ -115,17 +177,26 @@ def _checked(raw_key: str, hashed: str, info: KeyInfo | None) -> KeyInfo:
 
 
 def key_lookup(raw_key: str) -> KeyInfo:
-    """Returns the key's info or raises InvalidApiKey (missing, unknown, revoked, expired)."""
+    """Returns the key's info or raises InvalidApiKey (missing, unknown, revoked, expired),
+    or ServiceUnavailable (database unreachable and the key not in memory)."""
     if not raw_key:
         raise InvalidApiKey()
     events.ensure_listener()
     hashed = key_hash(raw_key)
     cache = runtime.part(KeyCache)
     info = cache.get(hashed)
-    if info is None:
-        info = _load(hashed)
-        if info is not None:
-            cache.remember(hashed, info)
+    if info is None and not cache.is_absent(hashed):
+        if cache.database_is_paused():
+            info = _stale_or_unavailable(cache, hashed)
+        else:
+            generation = cache.generation
+            try:
+                info = _load(hashed)
+            except DatabaseError as exc:
+                _database_failed(cache, exc)
+                info = _stale_or_unavailable(cache, hashed)
+            else:
+                cache.remember(hashed, info, generation=generation)
     return _checked(raw_key, hashed, info)
 
 
@@ -135,12 +206,45 @@ async def akey_lookup(raw_key: str) -> KeyInfo:
     hashed = key_hash(raw_key)
     cache = runtime.part(KeyCache)
     info = cache.get(hashed)
-    if info is None:
-        events.ensure_listener()
-        info = await sync_to_async(_load, thread_sensitive=False)(hashed)
-        if info is not None:
-            cache.remember(hashed, info)
+    if info is None and not cache.is_absent(hashed):
+        if cache.database_is_paused():
+            info = _stale_or_unavailable(cache, hashed)
+        else:
+            events.ensure_listener()
+            generation = cache.generation
+            try:
+                info = await sync_to_async(_load, thread_sensitive=False)(hashed)
+            except DatabaseError as exc:
+                _database_failed(cache, exc)
+                info = _stale_or_unavailable(cache, hashed)
+            else:
+                cache.remember(hashed, info, generation=generation)
     return _checked(raw_key, hashed, info)
+
+
+def _database_failed(cache: KeyCache, exc: DatabaseError) -> None:
+    cache.database_failed()
+    metrics.child(metrics.DEPENDENCY_ERRORS, "database").inc()
+    runtime.part(QuietLog).warning(
+        logger, "key_lookup_database", "key lookup cannot reach the database (%s: %s); "
+        "keys seen in the last %.0f s are served from memory, others get 503",
+        type(exc).__name__, str(exc).strip(), settings.GATEWAY_KEY_MAX_STALENESS,
+    )
+
+
+def _stale_or_unavailable(cache: KeyCache, hashed: str) -> KeyInfo:
+    info = cache.get_stale(hashed)
+    if info is None:
+        raise _unavailable()
+    metrics.KEYS_SERVED_STALE.inc()
+    return info
+
+
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "The key store is unreachable and this key is not known to this process; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def key_invalidate(*, key_hash_value: str) -> None:
@@ -151,9 +255,12 @@ def _forget(event: dict) -> None:
     runtime.part(KeyCache).forget(event.get("key_hash", ""))
 
 
-def _forget_all(event: dict) -> None:
-    runtime.part(KeyCache).clear()
+def _expire_all(event: dict) -> None:
+    # Events may have been missed while the listener was away from Redis: re-read every
+    # key. Not dropped: a Redis blip during a database outage would then lock out every
+    # client; a revocation missed in that double outage applies when the database answers.
+    runtime.part(KeyCache).expire()
 
 
 events.on_event("key_changed", _forget)
-events.on_event("resync", _forget_all)
+events.on_event("resync", _expire_all)

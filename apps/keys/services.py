@@ -43,6 +43,9 @@ def key_create(
         allowed_models=allowed_models or [],
         cache_namespace=cache_namespace,
     )
+    # Every process may remember this hash as absent (a client tried it a moment ago):
+    # the new key must work at once, not after GATEWAY_KEY_NEGATIVE_TTL.
+    transaction.on_commit(lambda: key_invalidate(key_hash_value=api_key.key_hash))
     return api_key, raw_key
 
 

@@ -55,6 +55,16 @@ BREAKER_PANICS = Counter(
     "Attempts sent to a provider with an open breaker because every candidate's breaker was open", ["provider"],
 )
 USAGE_DROPPED = Counter("gateway_usage_records_dropped_total", "Usage records lost because the buffer overflowed")
+DEPENDENCY_ERRORS = Counter(
+    "gateway_dependency_errors_total", "Failed calls to a dependency the gateway then worked around", ["dependency"]
+)
+KEYS_SERVED_STALE = Counter(
+    "gateway_keys_served_stale_total", "Requests authenticated from memory because the database was unreachable"
+)
+UNHANDLED_ERRORS = Counter(
+    "gateway_unhandled_errors_total", "Exceptions no code expected, by type and where raised (500, or 503 for a dependency)",
+    ["cause"],
+)
 USAGE_WRITE_FAILURES = Counter("gateway_usage_write_failures_total", "Failed batch writes of usage records (retried)")
 
 
@@ -90,6 +100,8 @@ def initialise_labels() -> None:
         CACHE_MISSES.labels(cache_type)
     for limit in ("requests", "tokens"):
         RATE_LIMITED.labels(limit)
+    for dependency in ("database", "redis"):
+        DEPENDENCY_ERRORS.labels(dependency)
 
 
 def initialise_providers(names: Iterable[str]) -> None:
@@ -104,3 +116,9 @@ def render(registry: CollectorRegistry | None = None) -> tuple[bytes, str]:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     return generate_latest(registry or REGISTRY), CONTENT_TYPE_LATEST
+
+
+def unhandled_error(cause: str) -> None:
+    """gateway_site.front_door's callback for an exception no code expected; `cause` is
+    the exception type and the line that raised it, so the label space is bounded by code."""
+    child(UNHANDLED_ERRORS, cause).inc()

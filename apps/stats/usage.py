@@ -25,6 +25,7 @@ from django.db import transaction
 from apps.stats import metrics
 from gateway_site import runtime
 from gateway_site.db import close_stale_connection
+from gateway_site.quiet_log import QuietLog
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,10 @@ class UsageWriter:
             return True
         except Exception as exc:
             metrics.USAGE_WRITE_FAILURES.inc()
-            logger.warning("usage batch of %d not written, will retry: %s", len(batch), exc)
+            runtime.part(QuietLog).warning(
+                logger, "usage_write", "usage batch of %d not written, kept to retry (%d buffered): %s",
+                len(batch), len(self.buffer) + len(batch), exc,
+            )
             with self.lock:
                 self.buffer.extendleft(reversed(batch))
             return False
