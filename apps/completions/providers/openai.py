@@ -3,7 +3,7 @@
 The client-facing API is OpenAI's, so the OpenAI adapter is nearly a pass-through (it is
 the hot path: no needless copying or re-shaping). The functions below the class read
 OpenAI requests and build OpenAI responses for the Anthropic and Gemini adapters.
-Reference: shared/reference/provider-wire-formats.md, section A.
+Reference: OpenAI's Chat Completions API docs (https://platform.openai.com/docs/api-reference/chat).
 
 Malformed upstream payloads raise `ValueError` (see `malformed_as_value_error`); the
 caller turns that into a 502 `provider_error`. Bad client input raises `InvalidRequest`.
