@@ -2,7 +2,8 @@
 production: one rate limit and one exact cache however many gateway processes run.
 
 `manage.py serve` (make run, make demo) starts one with its files under var/redis and
-hands its URL to the server processes; the test session starts one of its own
+hands its URL to the server processes; other commands run meanwhile (clear_cache,
+revoke_api_key) find it through var/redis/redis.url. The test session starts one of its own
 (tests/redis_session.py). Each is stopped by whoever started it. REDIS_URL=none (or off)
 runs with no Redis at all: limits and the exact cache then hold per process.
 
@@ -25,16 +26,32 @@ from pathlib import Path
 NO_REDIS = ("none", "off")
 START_TIMEOUT = 10.0  # seconds for the server to answer PING
 PORT_ATTEMPTS = 5  # a free port can be taken between choosing it and binding it
+URL_FILE = "redis.url"  # "<server pid> <url>" while it runs
 
 
 class EmbeddedRedisError(RuntimeError):
     pass
 
 
-def configured_redis_url() -> str:
-    """REDIS_URL as the settings use it: "" when unset or when Redis is turned off."""
+def configured_redis_url(data_dir: Path | None = None) -> str:
+    """REDIS_URL as the settings use it: "" when Redis is turned off; unset, the URL of the
+    embedded Redis running with its files in `data_dir`, if one is."""
     url = os.environ.get("REDIS_URL", "").strip()
-    return "" if url.lower() in NO_REDIS else url
+    if url.lower() in NO_REDIS:
+        return ""
+    if url or data_dir is None:
+        return url
+    return running_embedded_redis_url(data_dir)
+
+
+def running_embedded_redis_url(data_dir: Path) -> str:
+    try:
+        pid, url = (Path(data_dir) / URL_FILE).read_text().split()
+    except (OSError, ValueError):
+        return ""
+    import psutil
+
+    return url if psutil.pid_exists(int(pid)) else ""  # a killed server leaves its file behind
 
 
 def embedded_redis_wanted() -> bool:
@@ -91,6 +108,7 @@ class EmbeddedRedis:
                 start_new_session=True, preexec_fn=die_with_parent,
             )
             if self._wait_ready():
+                (self.data_dir / URL_FILE).write_text(f"{self.process.pid} {self.url}\n")
                 return self
             self.stop()
         raise EmbeddedRedisError(f"{binary} did not start; see {self.data_dir / 'redis.log'}")
@@ -98,6 +116,7 @@ class EmbeddedRedis:
     def stop(self) -> None:
         if self.process is None:
             return
+        (self.data_dir / URL_FILE).unlink(missing_ok=True)
         self.process.terminate()
         try:
             self.process.wait(timeout=10)

