@@ -8,6 +8,7 @@ imported: hence a plugin hook, not a conftest fixture.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -37,6 +38,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_unconfigure(config: pytest.Config) -> None:
     redis = config.stash.get(_SESSION_REDIS, None)
     if redis is not None:
+        # The in-process event listener (a daemon thread) lives on until exit: its "lost
+        # Redis" warning would be noise after the last test.
+        logging.getLogger("gateway_site.events").setLevel(logging.ERROR)
         redis.stop()
         shutil.rmtree(redis.data_dir, ignore_errors=True)
         os.environ.pop("REDIS_URL", None)
