@@ -42,8 +42,8 @@ class Command(BaseCommand):
                    "--port", str(options["port"]), "--workers", str(options["workers"]), "--server", options["server"]]
         command += ["--demo"] if options["demo"] else []
         with EmbeddedRedis(settings.GATEWAY_DATA_DIR / "redis") as redis:
-            self.stdout.write(f"Embedded Redis at {redis.url} (files in {redis.data_dir}; REDIS_URL=... uses "
-                              "your own, REDIS_URL=none none)")
+            self.stdout.write(f"Embedded Redis at {redis.url} (files in {redis.data_dir}; set REDIS_URL to use "
+                              "your own, or REDIS_URL=none for none)")
             self.stdout.flush()
             server = subprocess.Popen(command, env={**os.environ, "REDIS_URL": redis.url}, preexec_fn=die_with_parent)
             # Ctrl-C reaches both processes; a SIGTERM for this one is passed on.
