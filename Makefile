@@ -40,6 +40,7 @@ bench-cache: install
 bench-stats: install
 	$(PY) bench/stats_bench.py
 
+# PAWS_PATH=... adds the PAWS-Wiki sample (not shipped; docs/semantic-cache.md).
 bench-semantic: install
 	$(PY) bench/semantic_eval.py
 

@@ -4,8 +4,9 @@
                                   [--stress] [--latency] [--lookup]
 
 Sets:
-  (a) PAWS-Wiki dev sample, 4,000 pairs, read from --paws / $PAWS_PATH
-      (Google LLC, PAWS, Zhang et al. 2019; never copied into this repo, never trained on);
+  (a) PAWS-Wiki dev sample, 4,000 pairs, at the path given by --paws or PAWS_PATH
+      (Google LLC, PAWS, Zhang et al. 2019; not shipped with this repo, never trained on;
+      how the sample is drawn: docs/semantic-cache.md); skipped when no path is given;
   (b) v1: bench/data/chat_pairs.jsonl, chat-style paraphrases and near-misses written with
       the first verifier; `split` = dev or test;
   (c) v2: bench/data/chat_pairs_v2.jsonl, written for issue 13 and split dev/test before any
@@ -38,7 +39,7 @@ from apps.cache import verifier  # noqa: E402
 THRESHOLDS = (0.60, 0.70, 0.75, 0.80, 0.85, 0.90, 0.93, 0.95, 0.97)
 CHAT = ROOT / "bench" / "data" / "chat_pairs.jsonl"
 CHAT_V2 = ROOT / "bench" / "data" / "chat_pairs_v2.jsonl"
-PAWS = Path(os.environ.get("PAWS_PATH", ROOT.parent / "shared" / "data" / "paraphrase-dev.jsonl"))
+PAWS_PATH = os.environ.get("PAWS_PATH", "")
 CACHE_DIR = ROOT / "var" / "semantic_eval"
 
 
@@ -241,7 +242,8 @@ def _fill(conn, rng, entries: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paws", type=Path, default=PAWS)
+    parser.add_argument("--paws", type=Path, default=Path(PAWS_PATH) if PAWS_PATH else None,
+                        help="the PAWS-Wiki sample (JSON lines: a, b, same, kind); default $PAWS_PATH")
     parser.add_argument("--latency", action="store_true", help="also time embed + verifier")
     parser.add_argument("--stress", action="store_true",
                         help="also run the cross-pair and word-swap precision stress tests")
@@ -260,12 +262,12 @@ def main() -> None:
     sets = [("v2 (issue 13)", chat_v2, v2_sims), ("v1", chat, chat_sims)]
     print(f"# Semantic cache evaluation (shipped threshold {threshold:.2f})")
     paws_rows: list[dict] = []
-    if args.paws.exists():
+    if args.paws is not None and args.paws.exists():
         paws_rows = load(args.paws)
         paws_sims = cosines(paws_rows)
         sets.append(("PAWS-Wiki dev", paws_rows, paws_sims))
     else:
-        print(f"\n(PAWS file not found at {args.paws}; skipped)")
+        print(f"\n(PAWS sample not given or not found ({args.paws}); skipped: pass --paws PATH)")
     summary_table(sets, threshold)
     for name, rows, sims in sets:
         threshold_table(f"{name}, all", rows, sims)

@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from gateway_site.embedded_redis import configured_redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -115,16 +116,22 @@ TEMPLATES = [
     },
 ]
 
+# The embedded servers' files: var/pgdata, var/redis.
+GATEWAY_DATA_DIR = Path(env_str("GATEWAY_DATA_DIR", str(BASE_DIR / "var")))
+
 DATABASE_URL = env_str("DATABASE_URL")
 EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE:
     from gateway_site.embedded_db import embedded_database_url
 
-    DATABASE_URL = embedded_database_url(Path(env_str("GATEWAY_DATA_DIR", str(BASE_DIR / "var"))) / "pgdata")
+    DATABASE_URL = embedded_database_url(GATEWAY_DATA_DIR / "pgdata")
 DATABASES = {"default": database_from_url(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env_str("REDIS_URL")
+# Unset, `manage.py serve` and the test session start an embedded Redis and set it for
+# their processes, and other commands find the one running (gateway_site/embedded_redis.py);
+# REDIS_URL=none runs without Redis.
+REDIS_URL = configured_redis_url(GATEWAY_DATA_DIR / "redis")
 # Short socket timeouts: a dead or slow Redis must never hold a request for long.
 REDIS_SOCKET_TIMEOUT = float(env_str("REDIS_SOCKET_TIMEOUT", "0.05"))
 if REDIS_URL:

@@ -9,16 +9,19 @@ import pytest
 from django.utils import timezone
 
 from apps.keys.services import key_create, key_revoke
+from gateway_site.embedded_redis import configured_redis_url
 from tests.fakes.runner import FakeUpstream
 
 REQUIRE_SERVICES = os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1"
 
 
 def needs_redis() -> str:
-    """The REDIS_URL, or skip (fail under GATEWAY_REQUIRE_SERVICES=1) with the reason."""
-    url = os.environ.get("REDIS_URL", "")
+    """The REDIS_URL, or skip (fail under GATEWAY_REQUIRE_SERVICES=1) with the reason. Unset,
+    the session has started an embedded Redis (tests/redis_session.py), so this skips only
+    when Redis was turned off with REDIS_URL=none."""
+    url = configured_redis_url()
     if not url:
-        message = "REDIS_URL is not set; this test needs a real Redis"
+        message = "REDIS_URL=none; this test needs a real Redis"
         if REQUIRE_SERVICES:
             pytest.fail(message + " (GATEWAY_REQUIRE_SERVICES=1)")
         pytest.skip(message)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from gateway_site.embedded_redis import EmbeddedRedisError, redis_server_binary
 from tests.gateway_server import free_port
 
 
@@ -17,9 +18,10 @@ class DisposableRedis:
     """A redis-server of the test's own on a free port."""
 
     def __init__(self) -> None:
-        self.binary = shutil.which("redis-server")
-        if self.binary is None:
-            pytest.fail("redis-server is not installed (.ci/run installs it)")
+        try:
+            self.binary = redis_server_binary()
+        except EmbeddedRedisError as error:
+            pytest.fail(str(error))
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None

@@ -10,8 +10,9 @@ def check_redis(app_configs, **kwargs):
         return []
     return [
         Warning(
-            "REDIS_URL is not set: rate limits and the exact cache hold per process only.",
-            hint="Set REDIS_URL when running more than one gateway process.",
+            "No Redis (REDIS_URL=none, or unset outside `manage.py serve`): rate limits and the exact "
+            "cache hold per process only.",
+            hint="Set REDIS_URL, or leave it unset under `manage.py serve` for the embedded one.",
             id="gateway.W001",
         )
     ]

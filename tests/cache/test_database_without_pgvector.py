@@ -1,4 +1,4 @@
-"""A real PostgreSQL without pgvector (DATABASE_URL pointing at it): the gateway migrates,
+"""A PostgreSQL database without pgvector (DATABASE_URL pointing at it): the gateway migrates,
 serves completions, and reports the semantic cache disabled, saying why."""
 
 import os
@@ -9,6 +9,7 @@ import uuid
 import httpx
 import psycopg
 import pytest
+from django.db import connection
 
 from tests.gateway_server import REPO_ROOT, GatewayServer
 
@@ -16,21 +17,52 @@ SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture
-def plain_postgres_url():
-    """A fresh database on a PostgreSQL server that has no vector extension."""
+def plain_postgres_url(django_db_setup):
+    """A fresh database where the gateway cannot have pgvector: on a PostgreSQL at
+    127.0.0.1:5432 that lacks the extension, where there is one (CI's machine), else on the
+    test's own server for a role that may not install it (pgvector is not a trusted
+    extension, so only a superuser can), so the test runs on any machine."""
     try:
         admin = psycopg.connect(f"{SERVER}/postgres", autocommit=True, connect_timeout=2)
     except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL without pgvector on 127.0.0.1:5432 to test against")
-    with admin:
-        if admin.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone():
-            pytest.skip("the PostgreSQL on 127.0.0.1:5432 has pgvector")
-        name = f"pgw_novector_{uuid.uuid4().hex[:8]}"
+        admin = None
+    if admin is not None:
+        with admin:
+            has_vector = admin.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+        if not has_vector:
+            yield from database_on_server_without_pgvector()
+            return
+    yield from database_for_a_role_without_superuser()
+
+
+def database_on_server_without_pgvector():
+    name = f"pgw_novector_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-        try:
-            yield f"{SERVER}/{name}"
-        finally:
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
             admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def database_for_a_role_without_superuser():
+    own = connection.settings_dict
+    server = {"user": own["USER"], "password": own["PASSWORD"], "host": own["HOST"], "port": own["PORT"] or 5432}
+    name = role = f"pgw_novector_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'plain' NOSUPERUSER NOCREATEDB")
+        admin.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(dbname=name, autocommit=True, **server) as admin:
+        admin.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {role}")  # tables, not extensions
+    host = own["HOST"]
+    where = f"@/{name}?host={host}" if host.startswith("/") else f"@{host}:{server['port']}/{name}"
+    try:
+        yield f"postgresql://{role}:plain{where}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+            admin.execute(f"DROP ROLE {role}")
 
 
 def test_it_serves_with_the_semantic_cache_disabled(plain_postgres_url, fake_upstream):

@@ -6,7 +6,8 @@ import pytest
 
 from tests.gateway_server import GatewayServer
 
-SCHEMAS_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "openai-chat-schemas.json"
+# OpenAI's published schemas, copied into the repository (source and MIT licence in its README).
+SCHEMAS_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "openai" / "openai-chat-schemas.json"
 
 # One model per provider protocol, as a user would pick them.
 # Keyed by protocol (the fake upstream names itself by protocol in its answers).

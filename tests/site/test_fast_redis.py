@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gateway_site.embedded_redis import redis_server_binary
 from gateway_site.fast_redis import close_fast_redis, get_fast_redis, parse_redis_url
 
 PATIENT = 2.0  # seconds: tests that are not about timeouts must not flake on a busy machine
@@ -247,7 +248,7 @@ def unix_socket_redis():
     directory = tempfile.mkdtemp(prefix="fr-", dir="/tmp")  # socket paths are limited to ~100 bytes
     path = os.path.join(directory, "redis.sock")
     process = subprocess.Popen(
-        [shutil.which("redis-server"), "--port", "0", "--unixsocket", path, "--save", "",
+        [redis_server_binary(), "--port", "0", "--unixsocket", path, "--save", "",
          "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

@@ -1,6 +1,7 @@
 """Anthropic Messages API upstream: OpenAI chat requests in, OpenAI responses out.
 
-Reference: shared/reference/provider-wire-formats.md, sections B1-B6.
+Reference: Anthropic's Messages API docs (https://docs.anthropic.com/en/api/messages, and
+messages-streaming for the SSE events).
 """
 
 from __future__ import annotations

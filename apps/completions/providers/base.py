@@ -1,7 +1,7 @@
 """Network I/O with the upstream providers, in one place.
 
 aiohttp rather than httpx: on this kind of machine httpx's connection pool was measured
-3x slower under concurrency (docs/benchmarks.md), and the upstream client
+3x slower under concurrency (see docs/benchmarks.md), and the upstream client
 is the largest cost a gateway adds. One session per process (a part of its runtime), pooled keep-alive
 connections, no limit on connections per host (the providers' limits are what count).
 """

@@ -1,6 +1,7 @@
 """Google Gemini API (v1beta) upstream: OpenAI chat requests in, OpenAI responses out.
 
-Reference: shared/reference/provider-wire-formats.md, sections C1-C6. Wire names are camelCase.
+Reference: Gemini's generateContent docs (https://ai.google.dev/api/generate-content). Wire
+names are camelCase.
 """
 
 from __future__ import annotations

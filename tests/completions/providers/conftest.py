@@ -52,7 +52,7 @@ def gemini() -> GeminiAdapter:
 @pytest.fixture(scope="session")
 def openai_schemas() -> dict[str, Any]:
     if not SCHEMAS.exists():
-        pytest.skip(f"OpenAI schemas not found at {SCHEMAS}")
+        pytest.fail(f"OpenAI schemas not found at {SCHEMAS}")
     return json.loads(SCHEMAS.read_text())
 
 

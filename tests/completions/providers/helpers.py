@@ -11,8 +11,8 @@ from apps.completions.providers.types import ModelRoute, ProviderSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "providers"
-# Read in place, never copied into the repository.
-SCHEMAS = PROJECT_ROOT / ".." / "shared" / "reference" / "openai-chat-schemas.json"
+# OpenAI's published schemas (source and MIT licence: tests/fixtures/openai/README.md).
+SCHEMAS = PROJECT_ROOT / "tests" / "fixtures" / "openai" / "openai-chat-schemas.json"
 
 COMPLETION_ID = "chatcmpl-test123"
 CREATED = 1700000123

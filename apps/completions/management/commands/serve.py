@@ -1,15 +1,23 @@
 """`make run`: migrate, make sure an admin key exists, then serve the ASGI app.
 
 One process holds the embedded PostgreSQL for the server's lifetime, so Ctrl-C stops the
-server and then the database cleanly.
+server and then the database cleanly. With REDIS_URL unset, this command first starts an
+embedded Redis (var/redis) and runs itself again as a child with REDIS_URL pointing at it:
+settings are read once per process, so the server's processes must see it from the start.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from gateway_site.embedded_redis import EmbeddedRedis, die_with_parent, embedded_redis_wanted
 
 SERVERS = ("uvicorn", "granian", "daphne")
 
@@ -23,6 +31,31 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS", "1")))
         parser.add_argument("--server", choices=SERVERS, default=os.environ.get("GATEWAY_SERVER", "uvicorn"))
         parser.add_argument("--demo", action="store_true", help="point every provider at the local fake upstream")
+
+    def execute(self, *args, **options):
+        if embedded_redis_wanted():
+            return self._serve_beside_embedded_redis(options)
+        return super().execute(*args, **options)
+
+    def _serve_beside_embedded_redis(self, options: dict) -> None:
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--host", options["host"],
+                   "--port", str(options["port"]), "--workers", str(options["workers"]), "--server", options["server"]]
+        command += ["--demo"] if options["demo"] else []
+        with EmbeddedRedis(settings.GATEWAY_DATA_DIR / "redis") as redis:
+            self.stdout.write(f"Embedded Redis at {redis.url} (files in {redis.data_dir}; set REDIS_URL to use "
+                              "your own, or REDIS_URL=none for none)")
+            self.stdout.flush()
+            server = subprocess.Popen(command, env={**os.environ, "REDIS_URL": redis.url}, preexec_fn=die_with_parent)
+            # Ctrl-C reaches both processes; a SIGTERM for this one is passed on.
+            signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+            while server.returncode is None:
+                try:
+                    server.wait()
+                except KeyboardInterrupt:
+                    pass  # the server got it too: wait for its shutdown, then stop Redis
+        # uvicorn ends itself with the signal it was stopped by, once it has shut down.
+        if server.returncode not in (0, -signal.SIGINT, -signal.SIGTERM):
+            raise SystemExit(server.returncode)
 
     def handle(self, *args, **options) -> None:
         fake = self._start_demo_upstream() if options["demo"] else None
