@@ -20,7 +20,7 @@ def _model_object(route) -> dict:
 
 def _only(request: ApiRequest, method: str) -> None:
     if request.method != method:
-        raise MethodNotAllowed(f"Method {request.method} not allowed; use {method}")
+        raise MethodNotAllowed(f"Method {request.method} not allowed; use {method}", headers={"Allow": method})
 
 
 async def models_list(request: ApiRequest) -> ApiResponse:

@@ -63,3 +63,11 @@ def test_it_refuses_keys_without_the_admin_flag(client, key_for):
     assert client.get("/admin/cache/stats", HTTP_X_API_KEY=key_for()).status_code == 403
     assert client.post("/admin/cache/clear", HTTP_X_API_KEY=key_for()).json()["error"]["code"] == "permission_denied"
     assert client.post("/admin/cache/clear").status_code == 401
+
+
+@pytest.mark.parametrize("namespace", [0, True, ["a"]])
+def test_it_refuses_a_namespace_that_is_not_a_string(client, admin_key, namespace):
+    response = client.post("/admin/cache/clear", {"namespace": namespace}, content_type="application/json",
+                           HTTP_X_API_KEY=admin_key)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
+    assert "namespace" in response.json()["error"]["message"]
