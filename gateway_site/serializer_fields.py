@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rest_framework import serializers
 
 
@@ -9,7 +11,7 @@ class StrictCharField(serializers.CharField):
     """A string, and only a string: DRF's CharField turns `0` into `"0"`, which lets a
     wrongly typed JSON value through."""
 
-    default_error_messages = {"invalid": "Not a valid string."}
+    default_error_messages: ClassVar[dict[str, str]] = {"invalid": "Not a valid string."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
