@@ -109,7 +109,8 @@ def _as_contract_error(response: HttpResponse, request: HttpRequest) -> HttpResp
     if content_type.startswith(("application/json", "text/event-stream")):
         return response
     error_class = _STATUS_ERRORS.get(response.status_code, InternalError)
-    return error_response(error_class(), request)
+    kept = {"Allow": response["Allow"]} if response.has_header("Allow") else None  # a 405 must name the methods
+    return error_response(error_class(headers=kept), request)
 
 
 class ConsoleMiddleware:

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from apps.cache.selectors import cache_stats
 from apps.cache.services import cache_clear
 from apps.keys.authentication import IsAdminKey
+from gateway_site.serializer_fields import StrictCharField
 
 
 class _RedisStats(serializers.Serializer):
@@ -47,7 +48,7 @@ class CacheStatsView(APIView):
 class CacheClearInput(serializers.Serializer):
     exact = serializers.BooleanField(required=False, help_text="Clear only the exact cache (with semantic: both)")
     semantic = serializers.BooleanField(required=False, help_text="Clear only the semantic cache")
-    namespace = serializers.CharField(required=False, max_length=100, help_text="Only this cache namespace")
+    namespace = StrictCharField(required=False, max_length=100, help_text="Only this cache namespace")
 
 
 class _Cleared(serializers.Serializer):

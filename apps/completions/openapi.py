@@ -1,22 +1,10 @@
-"""Hand-written OpenAPI for the async endpoints (DRF's schema generator cannot see them)."""
+"""Hand-written OpenAPI for the async endpoints (DRF's schema generator cannot see them).
+The request body is OpenAI's own schema, the one the gateway validates with
+(request_schema.py): what is documented is what is enforced."""
 
 from __future__ import annotations
 
-_MESSAGE = {
-    "type": "object",
-    "required": ["role"],
-    "properties": {
-        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
-        "content": {
-            "nullable": True,
-            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}],
-            "description": "A string, or parts: text and image_url.",
-        },
-        "name": {"type": "string"},
-        "tool_calls": {"type": "array", "items": {"type": "object"}},
-        "tool_call_id": {"type": "string"},
-    },
-}
+from apps.completions.request_schema import COMPONENTS, ROOT
 
 _MODEL = {
     "type": "object",
@@ -30,30 +18,6 @@ _MODEL = {
 
 CHAT_COMPONENTS = {
     "Model": _MODEL,
-    "ChatMessage": _MESSAGE,
-    "ChatCompletionRequest": {
-        "type": "object",
-        "required": ["model", "messages"],
-        "properties": {
-            "model": {"type": "string", "example": "gpt-4o"},
-            "messages": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/ChatMessage"}},
-            "max_tokens": {"type": "integer", "minimum": 1},
-            "max_completion_tokens": {"type": "integer", "minimum": 1},
-            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-            "n": {"type": "integer", "minimum": 1},
-            "stream": {"type": "boolean"},
-            "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
-            "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}], "nullable": True},
-            "presence_penalty": {"type": "number"},
-            "frequency_penalty": {"type": "number"},
-            "seed": {"type": "integer"},
-            "user": {"type": "string"},
-            "tools": {"type": "array", "items": {"type": "object"}},
-            "tool_choice": {"oneOf": [{"type": "string"}, {"type": "object"}]},
-            "response_format": {"type": "object"},
-        },
-    },
     "ChatCompletion": {
         "type": "object",
         "required": ["id", "object", "created", "model", "choices"],
@@ -106,7 +70,7 @@ CHAT_PATHS = {
             ],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletionRequest"}}},
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ROOT}"}}},
             },
             "responses": {
                 "200": {
@@ -147,8 +111,32 @@ CHAT_PATHS = {
 }
 
 
+def _openapi_30(node):
+    """OpenAI's file mixes OpenAPI 3.1's `{"type": "null"}` alternative with 3.0's `nullable`;
+    this document is 3.0.3, so the alternative becomes `nullable` too (and 3.0 wants no empty
+`required`)."""
+    if isinstance(node, list):
+        return [_openapi_30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _openapi_30(value) for key, value in node.items() if not (key == "required" and value == [])}
+    alternatives = node.get("anyOf") or node.get("oneOf") or []
+    others = [schema for schema in alternatives if schema != {"type": "null"}]
+    if len(others) == len(alternatives) - 1 and others:
+        keyword = "anyOf" if "anyOf" in node else "oneOf"
+        rest = {key: value for key, value in node.items() if key != keyword}
+        inner = others[0] if len(others) == 1 else {keyword: others}
+        inner = {"allOf": [inner]} if "$ref" in inner else inner
+        return {**rest, **inner, "nullable": True}
+    return node
+
+
 def add_chat_paths(result: dict, generator, request, public) -> dict:
     """drf-spectacular hook: the /v1/ endpoints, served outside DRF's sight."""
-    result.setdefault("components", {}).setdefault("schemas", {}).update(CHAT_COMPONENTS)
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    clashes = (schemas.keys() & COMPONENTS.keys()) - {name for name in COMPONENTS if schemas.get(name) == COMPONENTS[name]}
+    assert not clashes, f"OpenAI's request components clash with the gateway's: {clashes}"
+    schemas.update({name: _openapi_30(schema) for name, schema in COMPONENTS.items()})
+    schemas.update(CHAT_COMPONENTS)
     result.setdefault("paths", {}).update(CHAT_PATHS)
     return result

@@ -1,4 +1,5 @@
-"""Checking a chat-completions request before any work is done on it."""
+"""Checking a chat-completions request before any work is done on it: a JSON body, valid
+under OpenAI's request schema (request_schema.py), for every provider alike."""
 
 from __future__ import annotations
 
@@ -10,18 +11,13 @@ import orjson
 from apps.cache.policy import CachePlan, CacheQuery
 from apps.cache.services import cache_plan
 from apps.completions.providers.types import ModelRoute
+from apps.completions.request_schema import check_chat_schema
 from apps.keys.registry import KeyInfo
 from gateway_site.errors import InvalidRequest, ModelNotFound, PermissionDenied
 from gateway_site.gateway_config import GatewayConfig
 
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_NUMBER_RANGES = {
-    "temperature": (0, 2),
-    "top_p": (0, 1),
-    "presence_penalty": (-2, 2),
-    "frequency_penalty": (-2, 2),
-}
-_POSITIVE_INTS = ("max_tokens", "max_completion_tokens", "n")
+# Not in OpenAI's schema, which has no lower bound for them: the gateway's own rule.
+_POSITIVE_INTS = ("max_tokens", "max_completion_tokens")
 
 
 @dataclass
@@ -42,18 +38,18 @@ class ChatRequest:
 
 
 def parse_chat_request(
-    body: bytes, *, key: KeyInfo, config: GatewayConfig, request_id: str, cache_control: str = ""
+    body: bytes, *, key: KeyInfo, config: GatewayConfig, request_id: str, cache_control: str = "",
+    content_type: str = "",
 ) -> ChatRequest:
+    _check_content_type(content_type)
     payload = _json_object(body)
-    model = payload.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest("'model' is required and must be a string", param="model")
-    _check_messages(payload.get("messages"))
-    _check_numbers(payload)
-    stream = _optional_bool(payload, "stream")
+    check_chat_schema(payload)
+    model = payload["model"]
+    if not model:
+        raise InvalidRequest("Invalid 'model': expected a non-empty string", param="model")
+    _check_positive_ints(payload)
+    stream = bool(payload.get("stream"))
     stream_options = payload.get("stream_options")
-    if stream_options is not None and not isinstance(stream_options, dict):
-        raise InvalidRequest("'stream_options' must be an object", param="stream_options")
     route = config.models.get(model)
     if route is None:
         raise ModelNotFound(f"The model '{model}' does not exist or is not served by this gateway", param="model")
@@ -88,42 +84,18 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _check_messages(messages: Any) -> None:
-    if not isinstance(messages, list) or not messages:
-        raise InvalidRequest("'messages' must be a non-empty array", param="messages")
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise InvalidRequest(f"messages[{index}] must be an object", param=f"messages[{index}]")
-        if message.get("role") not in ROLES:
-            raise InvalidRequest(
-                f"messages[{index}].role must be one of {', '.join(sorted(ROLES))}", param=f"messages[{index}].role"
-            )
-        content = message.get("content")
-        if content is not None and not isinstance(content, (str, list)):
-            raise InvalidRequest(
-                f"messages[{index}].content must be a string or an array of parts", param=f"messages[{index}].content"
-            )
-        if content is None and message["role"] != "assistant":
-            raise InvalidRequest(f"messages[{index}].content is required", param=f"messages[{index}].content")
+def _check_content_type(content_type: str) -> None:
+    """JSON, or no Content-Type at all (hand-written clients often send none); anything
+    else (a form, text/plain) is refused like OpenAI refuses it, with a 400."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise InvalidRequest(
+            f"Unsupported Content-Type {media_type!r}; send the body as JSON with 'Content-Type: application/json'"
+        )
 
 
-def _check_numbers(payload: dict[str, Any]) -> None:
-    for name, (low, high) in _NUMBER_RANGES.items():
-        value = payload.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            raise InvalidRequest(f"'{name}' must be a number between {low} and {high}", param=name)
+def _check_positive_ints(payload: dict[str, Any]) -> None:
     for name in _POSITIVE_INTS:
         value = payload.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise InvalidRequest(f"'{name}' must be a positive integer", param=name)
-
-
-def _optional_bool(payload: dict[str, Any], name: str) -> bool:
-    value = payload.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"'{name}' must be a boolean", param=name)
-    return value
+        if value is not None and value < 1:
+            raise InvalidRequest(f"Invalid '{name}': expected a value >= 1, got {value}", param=name)

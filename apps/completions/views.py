@@ -20,7 +20,7 @@ def _model_object(route) -> dict:
 
 def _only(request: ApiRequest, method: str) -> None:
     if request.method != method:
-        raise MethodNotAllowed(f"Method {request.method} not allowed; use {method}")
+        raise MethodNotAllowed(f"Method {request.method} not allowed; use {method}", headers={"Allow": method})
 
 
 async def models_list(request: ApiRequest) -> ApiResponse:
@@ -44,7 +44,7 @@ async def chat_completions(request: ApiRequest) -> ApiResponse:
     _only(request, "POST")
     admission = await admit(request, parse=lambda key: parse_chat_request(
         request.body, key=key, config=get_config(), request_id=request.request_id,
-        cache_control=request.headers.get("cache-control", ""),
+        cache_control=request.headers.get("cache-control", ""), content_type=request.headers.get("content-type", ""),
     ))
     result = await achat_completion(admission.chat, admission.outcome)
     if result.stream is not None:

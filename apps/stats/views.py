@@ -19,6 +19,9 @@ from gateway_site.gateway_config import ConfigError
 from gateway_site.middleware import request_id_of
 from gateway_site.reload import config_reload
 
+# `auth=[]` would leave the operation without `security`, and so under the document's
+# (a key); `[{}]` is OpenAPI's "no credentials needed".
+PUBLIC: list[dict] = [{}]
 _ProbeSerializer = inline_serializer("Probe", {"status": serializers.CharField(), "timestamp": serializers.CharField()})
 
 
@@ -42,7 +45,7 @@ class ReadinessView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: _ProbeSerializer, 503: _ProbeSerializer}, auth=[])
+    @extend_schema(responses={200: _ProbeSerializer, 503: _ProbeSerializer}, auth=PUBLIC)
     def get(self, request):
         ready = health.check_database() == "connected" and health.check_config()
         body = {"status": "ready" if ready else "not_ready", "timestamp": utc_timestamp()}
@@ -53,7 +56,7 @@ class LivenessView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: _ProbeSerializer}, auth=[])
+    @extend_schema(responses={200: _ProbeSerializer}, auth=PUBLIC)
     def get(self, request):
         return Response({"status": "alive", "timestamp": utc_timestamp()})
 
@@ -95,7 +98,9 @@ class StatsView(APIView):
         })},
     )
     def get(self, request):
-        query = StatsQuery(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads a QueryDict as an HTML form, where an
+        # empty field counts as absent, so `?since=` would pass as "since the beginning".
+        query = StatsQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         return Response(stats_summary(since=query.validated_data.get("since")))
 

@@ -78,3 +78,11 @@ def test_it_reads_a_chunked_body_whole(api, key_for, filled, namespace, other_na
                         headers={"X-API-Key": key_for(admin=True), "Content-Type": "application/json"})
     assert response.json()["cleared"] == {"exact_cache": 3, "semantic_cache": 2}
     assert recall(ask("What is the capital of Chile?", temperature=0), namespace=other_namespace).kind == "exact"
+
+
+@pytest.mark.parametrize("namespace", [0, True, ["a"]])
+def test_it_refuses_a_namespace_that_is_not_a_string(client, admin_key, namespace):
+    response = client.post("/admin/cache/clear", {"namespace": namespace}, content_type="application/json",
+                           HTTP_X_API_KEY=admin_key)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
+    assert "namespace" in response.json()["error"]["message"]

@@ -124,3 +124,11 @@ def test_every_response_carries_a_request_id(client, api, user_key):
     request_ids = [response.headers["X-Request-ID"] for response in responses]
     assert all(request_id.startswith("req_") and len(request_id) == 28 for request_id in request_ids)
     assert len(set(request_ids)) == len(request_ids)
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/models", "/v1/models/gpt-4o", "/health", "/health/live",
+                                  "/stats", "/admin/cache/clear"])
+def test_it_names_the_allowed_methods_when_refusing_one(api, admin_key, path):
+    response = api.request("TRACE", path, headers={"X-API-Key": admin_key})
+    assert_contract_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] and "TRACE" not in response.headers["Allow"]

@@ -61,3 +61,19 @@ def test_it_serves_swagger_and_redoc_from_local_assets(client):
         assert "cdn" not in html.lower() and "/static/drf_spectacular_sidecar/" in html
     asset = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert asset.status_code == 200
+
+
+def test_it_documents_the_probes_as_public(client):
+    paths = json.loads(client.get("/openapi.json").content)["paths"]
+    for path in ("/health/live", "/health/ready"):
+        assert paths[path]["get"]["security"] == [{}] and "401" not in paths[path]["get"]["responses"]
+        assert client.get(path).status_code in (200, 503)
+    assert "security" not in paths["/health"]["get"]  # the document's: a key
+
+
+def test_it_documents_the_request_schema_it_enforces(client):
+    document = json.loads(client.get("/openapi.json").content)
+    body = document["paths"]["/v1/chat/completions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CreateChatCompletionRequest"}
+    tool_message = document["components"]["schemas"]["ChatCompletionRequestToolMessage"]
+    assert set(tool_message["required"]) == {"role", "content", "tool_call_id"}  # as validation.py refuses it

@@ -86,3 +86,10 @@ def test_incremental_rollups_equal_a_rebuild_row_for_row(history):
     assert len(incremental[0]) > 50 and len(incremental[1]) > 50  # hours and days, several groups each
     rollups_rebuild()
     assert table_rows() == incremental
+
+
+@pytest.mark.parametrize("since", ["", "yesterday"])
+def test_it_refuses_an_empty_or_unreadable_since(client, admin_key, since):
+    response = client.get(f"/stats?since={since}", HTTP_X_API_KEY=admin_key)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
+    assert "since" in response.json()["error"]["message"]
