@@ -151,6 +151,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": "pgw"}}
 
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)
+# Seconds from a request's arrival to its answer (or its error), all retries and fallbacks
+# included; a client's shorter X-Stainless-Timeout wins. Streams: to their first token.
+GATEWAY_REQUEST_TIMEOUT = float(env_str("GATEWAY_REQUEST_TIMEOUT", "60"))
 GATEWAY_REQUIRE_SERVICES = env_bool("GATEWAY_REQUIRE_SERVICES", False)
 # Seconds a seen API key stays in process memory; revocations are also pushed over Redis.
 GATEWAY_KEY_CACHE_TTL = float(env_str("GATEWAY_KEY_CACHE_TTL", "30"))

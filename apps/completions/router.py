@@ -29,7 +29,7 @@ from apps.completions.providers.types import ModelRoute, ProviderSettings, Upstr
 from apps.keys.registry import KeyInfo
 from apps.stats import metrics
 from gateway_site.breaker import Breaker, BreakerSettings, provider_breakers
-from gateway_site.errors import GatewayError, InvalidRequest, ProviderError
+from gateway_site.errors import GatewayError, InvalidRequest, ProviderError, ProviderTimeout
 from gateway_site.gateway_config import GatewayConfig
 from gateway_site.redaction import shorten
 
@@ -122,9 +122,11 @@ def _breaker_settings(threshold: int, cooldown: float, probe_timeout: float) -> 
 
 
 async def arun_with_fallbacks(
-    routes: list[ModelRoute], attempt: Callable[[ModelRoute], Awaitable[T]]
+    routes: list[ModelRoute], attempt: Callable[[ModelRoute], Awaitable[T]], *, deadline: float | None = None
 ) -> tuple[T, RouteOutcome]:
-    run = _Run(routes, attempt)
+    """`deadline` (the event loop's clock) bounds every attempt, backoff and fallback
+    together: past it the request ends with a 504, whatever is left to try."""
+    run = _Run(routes, attempt, deadline)
     for position, route in enumerate(routes):
         breaker = provider_breaker(route.provider)
         if breaker.allow():
@@ -144,8 +146,9 @@ async def arun_with_fallbacks(
 class _Run(Generic[T]):
     """One request's walk through its routes: the attempts so far and the last error."""
 
-    def __init__(self, routes: list[ModelRoute], attempt: Callable[[ModelRoute], Awaitable[T]]) -> None:
+    def __init__(self, routes: list[ModelRoute], attempt: Callable[[ModelRoute], Awaitable[T]], deadline: float | None) -> None:
         self.routes, self.attempt = routes, attempt
+        self.deadline = deadline if deadline is not None else math.inf
         self.attempts = 0
         self.last_error: GatewayError | None = None
 
@@ -157,13 +160,16 @@ class _Run(Generic[T]):
             if retry:
                 metrics.RETRIES.labels(provider.name).inc()
             try:
-                result = await _attempt_once(self.attempt, route, breaker)
+                result = await _attempt_once(self.attempt, route, breaker, self.deadline)
             except AttemptFailure as failure:
                 metrics.UPSTREAM_ERRORS.labels(provider.name, failure.reason).inc()
                 self.last_error = failure.error
                 if not _should_retry(failure, route, retry, breaker):
                     return None
-                await asyncio.sleep(backoff_delay(route, retry, failure.retry_after))
+                delay = backoff_delay(route, retry, failure.retry_after)
+                if asyncio.get_running_loop().time() + delay >= self.deadline:
+                    raise _deadline_passed(route) from None  # waiting would outlast the request
+                await asyncio.sleep(delay)
                 continue
             except InvalidRequest as error:
                 if position == 0:
@@ -176,11 +182,19 @@ class _Run(Generic[T]):
         return None
 
 
-async def _attempt_once(attempt: Callable[[ModelRoute], Awaitable[T]], route: ModelRoute, breaker: Breaker) -> T:
+async def _attempt_once(
+    attempt: Callable[[ModelRoute], Awaitable[T]], route: ModelRoute, breaker: Breaker, deadline: float
+) -> T:
     """One attempt, whose outcome reaches the breaker exactly once, however it ends: a
     half-open breaker's probe that reported nothing would keep the provider out."""
     try:
-        result = await attempt(route)
+        async with asyncio.timeout_at(deadline if deadline != math.inf else None) as budget:
+            result = await attempt(route)
+    except TimeoutError:
+        if not budget.expired():
+            raise
+        breaker.released()  # the request ran out of time; the provider may be fine
+        raise _deadline_passed(route) from None
     except AttemptFailure:
         breaker.failed()
         raise
@@ -193,6 +207,11 @@ async def _attempt_once(attempt: Callable[[ModelRoute], Awaitable[T]], route: Mo
         raise
     breaker.succeeded()
     return result
+
+
+def _deadline_passed(route: ModelRoute) -> ProviderTimeout:
+    metrics.UPSTREAM_ERRORS.labels(route.provider.name, "deadline").inc()
+    return ProviderTimeout(f"No answer for {route.name} within the request's time limit")
 
 
 def _should_retry(failure: AttemptFailure, route: ModelRoute, retry: int, breaker: Breaker) -> bool:

@@ -6,6 +6,7 @@ records it once the client has its answer (apps/completions/outcome.py).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -44,10 +45,13 @@ async def achat_completion(chat: ChatRequest, outcome: Outcome) -> ChatResponse:
     if cached is not None:
         return _cached_response(chat, cached, outcome)
     routes = candidate_routes(chat.route, chat.key, chat.config)
+    # One time limit for the whole request, counted from its arrival (a stream: to its start).
+    deadline = asyncio.get_running_loop().time() + chat.timeout - (time.perf_counter() - outcome.started)
     if chat.stream:
-        start, result = await arun_with_fallbacks(routes, lambda route: _attempt_stream(chat, route))
+        start, result = await arun_with_fallbacks(routes, lambda route: _attempt_stream(chat, route), deadline=deadline)
     else:
-        (completion, body), result = await arun_with_fallbacks(routes, lambda route: _attempt_json(chat, route))
+        attempt = lambda route: _attempt_json(chat, route)  # noqa: E731
+        (completion, body), result = await arun_with_fallbacks(routes, attempt, deadline=deadline)
     outcome.served_by, outcome.attempts = result.route, result.attempts
     headers = {"X-Cache": "MISS"}
     if result.route is not chat.route:

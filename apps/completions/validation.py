@@ -3,10 +3,12 @@ under OpenAI's request schema (request_schema.py), for every provider alike."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from django.conf import settings
 
 from apps.cache.policy import CachePlan, CacheQuery
 from apps.cache.services import cache_plan
@@ -30,6 +32,7 @@ class ChatRequest:
     include_usage: bool
     config: GatewayConfig  # the config this request started on; a reload does not change it
     cache: CachePlan  # which caches apply; made once, used by the lookup and the store
+    timeout: float  # seconds from arrival to an answer or an error, retries and fallbacks included
 
     @property
     def completion_id(self) -> str:
@@ -38,10 +41,12 @@ class ChatRequest:
 
 
 def parse_chat_request(
-    body: bytes, *, key: KeyInfo, config: GatewayConfig, request_id: str, cache_control: str = "",
-    content_type: str = "",
+    body: bytes, *, key: KeyInfo, config: GatewayConfig, request_id: str, headers: Mapping[str, str] | None = None,
 ) -> ChatRequest:
-    _check_content_type(content_type)
+    """`headers` (names in lower case) may carry Content-Type, Cache-Control and the OpenAI
+    SDK's X-Stainless-Timeout."""
+    headers = headers or {}
+    _check_content_type(headers.get("content-type", ""))
     payload = _json_object(body)
     check_chat_schema(payload)
     model = payload["model"]
@@ -55,7 +60,7 @@ def parse_chat_request(
         raise ModelNotFound(f"The model '{model}' does not exist or is not served by this gateway", param="model")
     if not key.may_use_model(model):
         raise PermissionDenied(f"This API key may not use the model '{model}'", param="model")
-    directives = {part.strip().lower() for part in cache_control.split(",")}
+    directives = {part.strip().lower() for part in headers.get("cache-control", "").split(",")}
     query = CacheQuery(
         payload=payload, model=route.name, namespace=key.namespace,
         read=not ({"no-cache", "no-store"} & directives), write="no-store" not in directives,
@@ -69,7 +74,19 @@ def parse_chat_request(
         include_usage=bool(stream and stream_options and stream_options.get("include_usage")),
         config=config,
         cache=cache_plan(query, config.cache),
+        timeout=request_timeout(headers.get("x-stainless-timeout", "")),
     )
+
+
+def request_timeout(client_timeout: str) -> float:
+    """GATEWAY_REQUEST_TIMEOUT, or the client's own timeout when it is shorter (the OpenAI
+    SDKs say theirs in X-Stainless-Timeout, seconds): past it nobody waits for the answer."""
+    limit = settings.GATEWAY_REQUEST_TIMEOUT
+    try:
+        client = float(client_timeout)
+    except ValueError:
+        return limit
+    return min(limit, client) if client > 0 else limit
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -43,8 +43,7 @@ async def model_detail(request: ApiRequest, model_id: str) -> ApiResponse:
 async def chat_completions(request: ApiRequest) -> ApiResponse:
     _only(request, "POST")
     admission = await admit(request, parse=lambda key: parse_chat_request(
-        request.body, key=key, config=get_config(), request_id=request.request_id,
-        cache_control=request.headers.get("cache-control", ""), content_type=request.headers.get("content-type", ""),
+        request.body, key=key, config=get_config(), request_id=request.request_id, headers=request.headers,
     ))
     result = await achat_completion(admission.chat, admission.outcome)
     if result.stream is not None:

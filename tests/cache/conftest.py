@@ -38,7 +38,7 @@ def chat_request(payload: dict[str, Any], *, namespace: str, cache_control: str 
 
     return parse_chat_request(
         orjson.dumps(payload), key=key_info(namespace, key_id), config=gateway_config.get_config(),
-        request_id="req_" + uuid.uuid4().hex[:24], cache_control=cache_control,
+        request_id="req_" + uuid.uuid4().hex[:24], headers={"cache-control": cache_control},
     )
 
 

@@ -132,10 +132,12 @@ def test_it_maps_connection_resets_and_garbage_to_502(call):
     assert_error(call("hi fake:badjson"), 502, "provider_error")
 
 
-@pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4-20250514", "gemini-2.5-flash"])
+# Gemini's first event already carries the answer's first words, so there the same fault
+# comes after the first byte: test_it_ends_a_cut_stream_with_an_error_event covers that.
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4-20250514"])
 def test_it_answers_a_stream_that_breaks_before_saying_anything_with_an_http_error(call, model):
-    """Nothing has reached the client yet (a role chunk says nothing): like the
-    non-streamed twin, the failure is retried or falls back, and ends as a 502."""
+    """Nothing has reached the client yet (a role chunk or message_start says nothing):
+    like the non-streamed twin, the failure is retried or falls back, and ends as a 502."""
     assert_error(call("hi fake:badjson", model=model, stream=True), 502, "provider_error")
 
 
@@ -194,3 +196,22 @@ def test_it_serves_a_model_added_in_config_on_an_openai_compatible_server(call, 
         assert response.status_code == 200
     received = fake_upstream.requests()["last"]["openai"]["body"]
     assert received["model"] == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_it_answers_within_one_time_limit_across_retries_and_fallbacks(reliable_gateway, user_key):
+    """Three attempts of a 3 s upstream on two providers would take 18 s; the request's one
+    time limit (the client's X-Stainless-Timeout, shorter than the gateway's) ends it at
+    about 2 s with a 504, however many attempts are left."""
+    body = {"model": "broken-primary", "messages": [{"role": "user", "content": f"slow fake:delay=3 {tag()}"}]}
+    response = httpx.post(f"{reliable_gateway.url}/v1/chat/completions", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {user_key}", "X-Stainless-Timeout": "2",
+                                   "Cache-Control": "no-store"})
+    body = assert_error(response, 504, "provider_timeout")
+    assert "time limit" in body["error"]["message"]
+
+
+def test_it_keeps_the_gateways_limit_when_the_client_allows_more(reliable_gateway, user_key):
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
+    response = httpx.post(f"{reliable_gateway.url}/v1/chat/completions", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {user_key}", "X-Stainless-Timeout": "600"})
+    assert response.status_code == 200
