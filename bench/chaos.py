@@ -98,7 +98,7 @@ class Traffic:
             elif kind == "bad_body":
                 response = client.post(f"{self.url}/v1/chat/completions", content=b'{"model": ', headers=auth)
             elif kind == "health":
-                response = client.get(f"{self.url}/health")
+                response = client.get(f"{self.url}/health", headers={"X-API-Key": self.admin})
             elif kind == "stats":
                 response = client.get(f"{self.url}/stats", headers={"X-API-Key": self.admin})
             else:
@@ -137,6 +137,13 @@ def main() -> None:
     redis = Redis()
     redis.start()
     database_url = postgres.get_uri()
+    os.environ.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="gateway_site.settings")
+    import django
+
+    django.setup()  # tests/gateway_server.py reads the database settings
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     try:
         with FakeUpstream() as fake:
             env = {**os.environ, **fake.env(), "DATABASE_URL": database_url, "REDIS_URL": redis.url,
