@@ -14,6 +14,8 @@ from collections.abc import Callable
 import orjson
 import redis
 
+from gateway_site import runtime
+from gateway_site.quiet_log import QuietLog
 from gateway_site.redis_client import get_sync_redis, redis_configured
 
 logger = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ def _listen_forever() -> None:
             for message in pubsub.listen():
                 _dispatch_remote(message)
         except Exception as exc:  # keep listening whatever happens; Redis may come back
-            logger.warning("event listener lost Redis (%s); retrying in 1 s", exc)
+            runtime.part(QuietLog).warning(logger, "events_redis", "event listener lost Redis (%s); retrying every second", exc)
             time.sleep(1)
 
 

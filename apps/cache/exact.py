@@ -28,8 +28,15 @@ from django.conf import settings
 from django.core.cache import caches
 
 from apps.cache.canonical import namespace_token
+from gateway_site import runtime
 from gateway_site.fast_redis import FastRedis, get_fast_redis
-from gateway_site.redis_client import REDIS_BREAKER, redis_breaker, redis_call_failed, redis_configured
+from gateway_site.quiet_log import QuietLog
+from gateway_site.redis_client import (
+    REDIS_BREAKER,
+    redis_breaker,
+    redis_call_failed,
+    redis_configured,
+)
 
 logger = logging.getLogger("gateway.cache")
 
@@ -114,7 +121,9 @@ async def _reply(reply: asyncio.Future) -> Any:
 
 def _failed(exc: BaseException) -> None:
     if redis_call_failed(exc):
-        logger.warning("Redis unavailable (%r); exact cache paused for %.0f s", exc, REDIS_BREAKER.cooldown)
+        runtime.part(QuietLog).warning(
+            logger, "exact_redis", "Redis unavailable (%r); exact cache paused for %.0f s at a time", exc, REDIS_BREAKER.cooldown,
+        )
 
 
 def _retrieve(reply: asyncio.Future) -> None:
