@@ -44,7 +44,7 @@ class ChatRequest:
 def parse_chat_request(
     body: bytes, *, key: KeyInfo, config: GatewayConfig, request_id: str, cache_control: str = ""
 ) -> ChatRequest:
-    payload = _json_object(body)
+    payload = json_object(body)
     model = payload.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' is required and must be a string", param="model")
@@ -54,16 +54,7 @@ def parse_chat_request(
     stream_options = payload.get("stream_options")
     if stream_options is not None and not isinstance(stream_options, dict):
         raise InvalidRequest("'stream_options' must be an object", param="stream_options")
-    route = config.models.get(model)
-    if route is None:
-        raise ModelNotFound(f"The model '{model}' does not exist or is not served by this gateway", param="model")
-    if not key.may_use_model(model):
-        raise PermissionDenied(f"This API key may not use the model '{model}'", param="model")
-    directives = {part.strip().lower() for part in cache_control.split(",")}
-    query = CacheQuery(
-        payload=payload, model=route.name, namespace=key.namespace,
-        read=not ({"no-cache", "no-store"} & directives), write="no-store" not in directives,
-    )
+    route = model_route(model, key=key, config=config)
     return ChatRequest(
         payload=payload,
         route=route,
@@ -72,11 +63,29 @@ def parse_chat_request(
         stream=stream,
         include_usage=bool(stream and stream_options and stream_options.get("include_usage")),
         config=config,
-        cache=cache_plan(query, config.cache),
+        cache=cache_plan(cache_query(payload, route=route, key=key, cache_control=cache_control), config.cache),
     )
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def model_route(model: str, *, key: KeyInfo, config: GatewayConfig) -> ModelRoute:
+    """The route of a model this key may use, else the 400 / 403 saying why not."""
+    route = config.models.get(model)
+    if route is None:
+        raise ModelNotFound(f"The model '{model}' does not exist or is not served by this gateway", param="model")
+    if not key.may_use_model(model):
+        raise PermissionDenied(f"This API key may not use the model '{model}'", param="model")
+    return route
+
+
+def cache_query(payload: dict[str, Any], *, route: ModelRoute, key: KeyInfo, cache_control: str) -> CacheQuery:
+    directives = {part.strip().lower() for part in cache_control.split(",")}
+    return CacheQuery(
+        payload=payload, model=route.name, namespace=key.namespace,
+        read=not ({"no-cache", "no-store"} & directives), write="no-store" not in directives,
+    )
+
+
+def json_object(body: bytes) -> dict[str, Any]:
     if not body:
         raise InvalidRequest("The request body is empty; send a JSON object")
     try:
