@@ -2,6 +2,7 @@
 model (passed through) and for OpenAI and Gemini models (translated)."""
 
 import json
+import uuid
 
 import anthropic
 import httpx
@@ -177,3 +178,19 @@ def test_it_records_usage(gateway, user_key, model, stream):
     assert (record.model, record.stream, record.status_code) == (model, stream, 200)
     assert (record.prompt_tokens, record.completion_tokens) == (5, 7)
     assert record.cost_usd > 0
+
+
+def test_it_answers_a_repeated_translated_request_from_the_exact_cache(gateway, user_key):
+    body = {"model": "gemini-2.5-flash", "max_tokens": 50, "messages": [{"role": "user", "content": f"cache me {uuid.uuid4()}"}]}
+    key_only = {"x-api-key": user_key}
+    first = httpx.post(f"{gateway.url}/v1/messages", json=body, headers=key_only, timeout=30)
+    again = httpx.post(f"{gateway.url}/v1/messages", json=body, headers=key_only, timeout=30)
+    assert (first.headers["X-Cache"], again.headers["X-Cache"]) == ("MISS", "HIT-EXACT")
+    assert again.json()["content"] == first.json()["content"] and again.json()["type"] == "message"
+    with httpx.stream("POST", f"{gateway.url}/v1/messages", json={**body, "stream": True}, headers=key_only, timeout=30) as streamed:
+        assert streamed.headers["X-Cache"] == "HIT-EXACT"
+        lines = list(streamed.iter_lines())
+    text = "".join(json.loads(line[6:])["delta"].get("text", "") for line in lines
+                   if line.startswith("data: ") and '"content_block_delta"' in line)
+    assert text == first.json()["content"][0]["text"]
+    assert [line for line in lines if line.startswith("event: ")][-1] == "event: message_stop"
