@@ -60,11 +60,12 @@ def test_it_ends_a_failed_stream_with_an_error_event(gateway, user_key, provider
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_it_falls_back_from_a_claude_model_to_a_translated_one(gateway, user_key, stream):
-    # claude-sonnet-4-20250514 falls back to gpt-4o (config/gateway.yaml); three attempts fail.
+    # claude-sonnet-4-20250514 falls back to gpt-4o (config/gateway.yaml). Its first attempt is
+    # refused as if the gateway's Anthropic key were bad: not retried, one breaker failure.
     tag = uuid.uuid4().hex[:8]
     client = anthropic.Anthropic(base_url=gateway.url, api_key=user_key, max_retries=0, timeout=30)
     fields = {"model": "claude-sonnet-4-20250514", "max_tokens": 50,
-              "messages": [{"role": "user", "content": f"hi fake:flaky=3:{tag} fake:retry_after=0"}]}
+              "messages": [{"role": "user", "content": f"hi fake:flaky=1:{tag} fake:flaky_status=401"}]}
     if stream:
         with client.messages.stream(**fields) as events:
             message = events.get_final_message()
