@@ -33,6 +33,9 @@ from tests.gateway_server import free_port  # noqa: E402
 
 BODY = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "%s"}]}'
 STREAM_BODY = '{"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "%s"}]}'
+# The same request through the Anthropic Messages ingress (translated for an OpenAI model).
+MESSAGES_BODY = '{"model": "gpt-4o", "max_tokens": 256, "messages": [{"role": "user", "content": "%s"}]}'
+MESSAGES_STREAM_BODY = '{"model": "gpt-4o", "max_tokens": 256, "stream": true, "messages": [{"role": "user", "content": "%s"}]}'
 UPSTREAM_BODY = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "%s"}]}'
 UPSTREAM_STREAM_BODY = '{"model": "gpt-4o", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "%s"}]}'
 PROMPT = "Write one sentence about benchmarks"
@@ -108,6 +111,7 @@ def main() -> None:
             targets = [
                 ("direct", f"{fake.url}/openai/v1/chat/completions", {"Authorization": "Bearer fake-key"}, UPSTREAM_BODY, UPSTREAM_STREAM_BODY),
                 ("gateway", f"{url}/v1/chat/completions", auth, BODY, STREAM_BODY),
+                ("gateway /v1/messages", f"{url}/v1/messages", auth, MESSAGES_BODY, MESSAGES_STREAM_BODY),
             ]
             for name, target, headers, body, _ in targets:  # warm-up: connections, imports, caches
                 run_wrk(target, body_template=body, prompt=f"{PROMPT} {uuid.uuid4().hex[:8]}", headers=headers, connections=4, seconds=2)
@@ -132,8 +136,9 @@ def main() -> None:
             print()
             for mode in ("non-stream", "stream"):
                 if 1 in connections:
-                    overhead = results[(mode, 1, "gateway")].p50_ms - results[(mode, 1, "direct")].p50_ms
-                    print(f"overhead p50 at 1 connection, {mode} (whole response): {overhead:.2f} ms")
+                    for name in ("gateway", "gateway /v1/messages"):
+                        overhead = results[(mode, 1, name)].p50_ms - results[(mode, 1, "direct")].p50_ms
+                        print(f"overhead p50 at 1 connection, {mode}, {name} (whole response): {overhead:.2f} ms")
             print(f"time to first byte of a stream, p50 at 1 connection: direct {ttfb_direct:.2f} ms, "
                   f"gateway {ttfb_gateway:.2f} ms, overhead {ttfb_gateway - ttfb_direct:.2f} ms")
             print(json.dumps({f"{m}/{c}/{n}": round(r.rps) for (m, c, n), r in results.items()}))

@@ -92,6 +92,9 @@ class ApiRoute:
 
     pattern: str
     view: View
+    # The body of an error on this route, when not the contract's (e.g. /v1/messages
+    # answers in Anthropic's shape): (error, request id) -> (status, body).
+    render_error: Callable[[GatewayError, str], tuple[int, bytes]] | None = None
 
     def match(self, path: str) -> dict[str, str] | None:
         prefix, bracket, rest = self.pattern.partition("<path:")
@@ -212,7 +215,10 @@ class FrontDoor:
                 return
             except Exception as exc:  # noqa: BLE001 - every failure becomes a contract error, never a trace
                 error, body = contract_error(exc, request_id=request.request_id, path=request.path)
-                response = ApiResponse(body=body, status=error.status, headers=dict(error.headers))
+                error_status = error.status
+                if route is not None and route.render_error is not None:
+                    error_status, body = route.render_error(error, request.request_id)
+                response = ApiResponse(body=body, status=error_status, headers=dict(error.headers))
             response.headers = {**request.response_headers, **response.headers, "X-Request-ID": request.request_id}
             self.observe(request.method, route.pattern if route is not None else "unmatched", response.status, request.started)
             if response.stream is None:

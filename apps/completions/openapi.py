@@ -110,6 +110,67 @@ CHAT_PATHS = {
     },
 }
 
+# The Anthropic Messages API (docs/anthropic-messages.md); its errors are Anthropic's shape.
+MESSAGES_COMPONENTS = {
+    "AnthropicError": {
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {
+            "type": {"type": "string", "enum": ["error"]},
+            "error": {"type": "object", "required": ["type", "message"],
+                      "properties": {"type": {"type": "string", "example": "invalid_request_error"}, "message": {"type": "string"}}},
+        },
+    },
+    "MessagesRequest": {
+        "type": "object",
+        "required": ["model", "max_tokens", "messages"],
+        "properties": {
+            "model": {"type": "string", "example": "claude-sonnet-4-20250514"},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "messages": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+            "system": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+            "stream": {"type": "boolean"},
+            "tools": {"type": "array", "items": {"type": "object"}},
+            "tool_choice": {"type": "object"},
+            "stop_sequences": {"type": "array", "items": {"type": "string"}},
+            "temperature": {"type": "number"}, "top_p": {"type": "number"}, "top_k": {"type": "integer"},
+            "metadata": {"type": "object"},
+        },
+    },
+}
+_ANTHROPIC_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/AnthropicError"}}}
+_MESSAGES_ERRORS = {str(status): {"description": kind, "content": _ANTHROPIC_ERROR} for status, kind in (
+    (400, "invalid_request_error"), (401, "authentication_error"), (404, "not_found_error (unknown model)"),
+    (429, "rate_limit_error"), (502, "api_error"))}
+MESSAGES_PATHS = {
+    "/v1/messages": {
+        "post": {
+            "operationId": "messages_create",
+            "summary": "Create a message (Anthropic Messages API, any model; SSE events with stream: true)",
+            "tags": ["v1"],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MessagesRequest"}}}},
+            "responses": {
+                "200": {"description": "A message object, or Anthropic's SSE event sequence.", "headers": _HEADERS,
+                        "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": {"type": "string"}}}},
+                **_MESSAGES_ERRORS,
+            },
+        }
+    },
+    "/v1/messages/count_tokens": {
+        "post": {
+            "operationId": "messages_count_tokens",
+            "summary": "Count a Messages request's input tokens (Claude: Anthropic's count; others: an estimate)",
+            "tags": ["v1"],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MessagesRequest"}}}},
+            "responses": {
+                "200": {"description": "{input_tokens}", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"input_tokens": {"type": "integer"}}}}}},
+                **_MESSAGES_ERRORS,
+            },
+        }
+    },
+}
+
 
 def _openapi_30(node):
     """OpenAI's file mixes OpenAPI 3.1's `{"type": "null"}` alternative with 3.0's `nullable`;
@@ -137,6 +198,6 @@ def add_chat_paths(result: dict, generator, request, public) -> dict:
     clashes = (schemas.keys() & COMPONENTS.keys()) - {name for name in COMPONENTS if schemas.get(name) == COMPONENTS[name]}
     assert not clashes, f"OpenAI's request components clash with the gateway's: {clashes}"
     schemas.update({name: _openapi_30(schema) for name, schema in COMPONENTS.items()})
-    schemas.update(CHAT_COMPONENTS)
-    result.setdefault("paths", {}).update(CHAT_PATHS)
+    schemas.update({**CHAT_COMPONENTS, **MESSAGES_COMPONENTS})
+    result.setdefault("paths", {}).update({**CHAT_PATHS, **MESSAGES_PATHS})
     return result

@@ -45,8 +45,7 @@ async def achat_completion(chat: ChatRequest, outcome: Outcome) -> ChatResponse:
     if cached is not None:
         return _cached_response(chat, cached, outcome)
     routes = candidate_routes(chat.route, chat.key, chat.config)
-    # One time limit for the whole request, counted from its arrival (a stream: to its start).
-    deadline = asyncio.get_running_loop().time() + chat.timeout - (time.perf_counter() - outcome.started)
+    deadline = request_deadline(chat, outcome)
     if chat.stream:
         start, result = await arun_with_fallbacks(routes, lambda route: _attempt_stream(chat, route), deadline=deadline)
     else:
@@ -62,6 +61,12 @@ async def achat_completion(chat: ChatRequest, outcome: Outcome) -> ChatResponse:
     if result.route is chat.route:  # a fallback model's answer is not cached as the requested model's
         cache_store(chat.cache, completion)  # returns at once: the writes run after the response
     return ChatResponse(headers=headers, body=body)
+
+
+def request_deadline(chat: ChatRequest, outcome: Outcome) -> float:
+    """One time limit for the whole request, counted from its arrival (a stream: to its
+    first words), on the event loop's clock: for arun_with_fallbacks."""
+    return asyncio.get_running_loop().time() + chat.timeout - (time.perf_counter() - outcome.started)
 
 
 def _cached_response(chat: ChatRequest, cached: CachedAnswer, outcome: Outcome) -> ChatResponse:

@@ -47,7 +47,7 @@ def parse_chat_request(
     SDK's X-Stainless-Timeout."""
     headers = headers or {}
     _check_content_type(headers.get("content-type", ""))
-    payload = _json_object(body)
+    payload = json_object(body)
     check_chat_schema(payload)
     model = payload["model"]
     if not model:
@@ -55,16 +55,7 @@ def parse_chat_request(
     _check_positive_ints(payload)
     stream = bool(payload.get("stream"))
     stream_options = payload.get("stream_options")
-    route = config.models.get(model)
-    if route is None:
-        raise ModelNotFound(f"The model '{model}' does not exist or is not served by this gateway", param="model")
-    if not key.may_use_model(model):
-        raise PermissionDenied(f"This API key may not use the model '{model}'", param="model")
-    directives = {part.strip().lower() for part in headers.get("cache-control", "").split(",")}
-    query = CacheQuery(
-        payload=payload, model=route.name, namespace=key.namespace,
-        read=not ({"no-cache", "no-store"} & directives), write="no-store" not in directives,
-    )
+    route = model_route(model, key=key, config=config)
     return ChatRequest(
         payload=payload,
         route=route,
@@ -73,7 +64,7 @@ def parse_chat_request(
         stream=stream,
         include_usage=bool(stream and stream_options and stream_options.get("include_usage")),
         config=config,
-        cache=cache_plan(query, config.cache),
+        cache=cache_plan(cache_query(payload, route=route, key=key, cache_control=headers.get("cache-control", "")), config.cache),
         timeout=request_timeout(headers.get("x-stainless-timeout", "")),
     )
 
@@ -89,7 +80,25 @@ def request_timeout(client_timeout: str) -> float:
     return min(limit, client) if client > 0 else limit
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def model_route(model: str, *, key: KeyInfo, config: GatewayConfig) -> ModelRoute:
+    """The route of a model this key may use, else the 400 / 403 saying why not."""
+    route = config.models.get(model)
+    if route is None:
+        raise ModelNotFound(f"The model '{model}' does not exist or is not served by this gateway", param="model")
+    if not key.may_use_model(model):
+        raise PermissionDenied(f"This API key may not use the model '{model}'", param="model")
+    return route
+
+
+def cache_query(payload: dict[str, Any], *, route: ModelRoute, key: KeyInfo, cache_control: str) -> CacheQuery:
+    directives = {part.strip().lower() for part in cache_control.split(",")}
+    return CacheQuery(
+        payload=payload, model=route.name, namespace=key.namespace,
+        read=not ({"no-cache", "no-store"} & directives), write="no-store" not in directives,
+    )
+
+
+def json_object(body: bytes) -> dict[str, Any]:
     if not body:
         raise InvalidRequest("The request body is empty; send a JSON object")
     try:

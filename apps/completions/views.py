@@ -7,6 +7,7 @@ from __future__ import annotations
 import orjson
 
 from apps.completions.admission import admit
+from apps.completions.messages import acount_tokens, amessages, parse_messages_request
 from apps.completions.services import achat_completion
 from apps.completions.validation import parse_chat_request
 from gateway_site.errors import MethodNotAllowed, NotFound
@@ -50,3 +51,29 @@ async def chat_completions(request: ApiRequest) -> ApiResponse:
         headers = {**result.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx must not buffer
         return ApiResponse(stream=result.stream, headers=headers, content_type="text/event-stream")
     return ApiResponse(body=result.body, headers=result.headers)
+
+
+async def messages(request: ApiRequest) -> ApiResponse:
+    """The Anthropic Messages API (apps/completions/messages.py); errors in its shape."""
+    request.response_headers["request-id"] = request.request_id  # Anthropic's name for it
+    _only(request, "POST")
+    admission = await admit(request, parse=lambda key: parse_messages_request(
+        request.body, key=key, config=get_config(), request_id=request.request_id, headers=request.headers,
+    ))
+    result = await amessages(admission.chat, admission.outcome)
+    if result.stream is not None:
+        headers = {**result.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return ApiResponse(stream=result.stream, headers=headers, content_type="text/event-stream")
+    return ApiResponse(body=result.body, headers=result.headers)
+
+
+async def count_tokens(request: ApiRequest) -> ApiResponse:
+    request.response_headers["request-id"] = request.request_id
+    _only(request, "POST")
+    admission = await admit(request, parse=lambda key: parse_messages_request(
+        request.body, key=key, config=get_config(), request_id=request.request_id, headers=request.headers,
+        count_tokens=True,
+    ))
+    tokens, estimated = await acount_tokens(admission.chat)
+    headers = {"X-Gateway-Tokens-Estimated": "true"} if estimated else {}
+    return ApiResponse(body=orjson.dumps({"input_tokens": tokens}), headers=headers)

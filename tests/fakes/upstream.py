@@ -260,6 +260,22 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     return await handle(request, PROTOCOLS["anthropic"])
 
 
+async def anthropic_count_tokens(request: web.Request) -> web.StreamResponse:
+    proto = PROTOCOLS["anthropic"]
+    body = await _read_body(request)
+    request.app[STATE].last["anthropic_count_tokens"] = (request, body)
+    if denied := proto.auth_error(request):
+        return denied
+    try:
+        tokens, last_user = proto.count_tokens(body)
+        found = parse_directives(last_user)
+    except (RequestError, DirectiveError) as exc:
+        return proto.error_response(400, str(exc))
+    if found.status:  # fake:status=N answers that error, as for messages
+        return proto.error_response(found.status, f"fake upstream error {found.status} (injected by a fake: directive)")
+    return json_response({"input_tokens": tokens})
+
+
 async def gemini_models(request: web.Request) -> web.StreamResponse:
     # The colon sits inside one path segment ("gemini-2.5-flash:generateContent").
     model, _, method = request.match_info["tail"].partition(":")
@@ -294,6 +310,7 @@ def build_app(latency_ms: float = 0.0) -> web.Application:
     app.router.add_post("/openai/v1/chat/completions", openai_chat)
     app.router.add_get("/openai/v1/models", openai_models)
     app.router.add_post("/anthropic/v1/messages", anthropic_messages)
+    app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic_count_tokens)
     app.router.add_post("/gemini/v1beta/models/{tail}", gemini_models)
     app.router.add_get("/_fake/requests", fake_requests)
     app.router.add_post("/_fake/reset", fake_reset)

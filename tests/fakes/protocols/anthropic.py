@@ -183,6 +183,21 @@ class AnthropicProtocol(ProviderProtocol):
     def response_headers(self, number: int) -> dict[str, str]:
         return {"request-id": f"req_fake{number}"}
 
+    def count_tokens(self, body: dict[str, Any]) -> tuple[int, str]:
+        """POST /v1/messages/count_tokens: the prompt tokens a Messages request with this
+        body would count (the same rule), and the last user text (for directives)."""
+        need(isinstance(body.get("model"), str), "model: Field required")
+        messages = body.get("messages")
+        need(isinstance(messages, list) and messages, "messages: Field required")
+        for name in ("max_tokens", "stream"):  # the real endpoint refuses generation fields
+            need(name not in body, f"{name}: Extra inputs are not permitted")
+        texts, last_user = _texts(body.get("system"))[0], ""
+        for message in messages:
+            texts += _texts(message.get("content"))[0]
+            if message.get("role") == "user":
+                last_user = _user_text(message.get("content")) or last_user
+        return count_words(texts), last_user
+
     def completion(self, conv: Conversation, answer: Answer) -> web.Response:
         body = {
             "id": f"msg_fake{answer.request_number}",

@@ -1,0 +1,1 @@
+"""Other APIs' requests in, the gateway's serving path behind them (issue 12)."""
