@@ -4,7 +4,7 @@ Counting. Spend is an integer number of cost units (1e-8 USD, the usage records'
 precision, so a counter holds exactly the sum of its records: no float drift). Each
 budget of a request's key (the key's own, its team's) has one Redis counter per period:
     pgw:spend:{spend}:key:<first 16 hex of the key's SHA-256>:<period>   STRING
-    pgw:spend:{spend}:team:<team id>:<period>                            STRING
+    pgw:spend:{spend}:team:<team id>-<its creation, µs since 1970>:<period>  STRING
     pgw:spend:{spend}:estimates    HASH  model -> cost units of its last answered request
 with <period> "2026-11-29" (day, UTC), "2026-11" (month, UTC) or "all" (lifetime). A
 period's counter expires a day after the period ends. One hash tag for all of them: one
@@ -163,9 +163,8 @@ def period_of(period: str, now: dt.datetime) -> Period:
     return Period("all", None, None)
 
 
-def counter_name(key: KeyInfo, budget: Budget, period: Period) -> str:
-    owner = key.key_hash[:16] if budget.scope == "key" else str(budget.owner_id)
-    return f"{PREFIX}{budget.scope}:{owner}:{period.label}"
+def counter_name(budget: Budget, period: Period) -> str:
+    return f"{PREFIX}{budget.scope}:{budget.counter_id}:{period.label}"
 
 
 def units(usd: Decimal | float) -> int:
@@ -180,7 +179,7 @@ async def abudget_begin(
     waiting for the reply; `abudget_finish` reads it. Call only for a key with budgets."""
     now = now or dt.datetime.now(dt.timezone.utc)
     periods = tuple(period_of(budget.period, now) for budget in key.budgets)
-    counters = tuple(counter_name(key, budget, period) for budget, period in zip(key.budgets, periods))
+    counters = tuple(counter_name(budget, period) for budget, period in zip(key.budgets, periods))
     limits = tuple(units(budget.limit_usd) for budget in key.budgets)
     check = _Check(key.budgets, periods, counters, model, (model, units(estimate_usd), int(reserve), *limits), now)
     reply = None

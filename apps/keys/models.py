@@ -14,7 +14,7 @@ class BudgetPeriod(models.TextChoices):
 def _budget_fields() -> tuple:
     return (
         models.DecimalField(
-            max_digits=14, decimal_places=6, null=True, blank=True,
+            max_digits=18, decimal_places=8, null=True, blank=True,
             help_text="Spend limit in USD per period; empty = no budget.",
         ),
         models.CharField(max_length=5, choices=BudgetPeriod.choices, blank=True, default=BudgetPeriod.LIFETIME),

@@ -53,6 +53,7 @@ class Budget:
     scope: str  # "key" or "team"
     owner_id: int  # the key's or the team's row id (the usage records are read by it)
     name: str  # for messages: the key's name or the team's
+    counter_id: str  # names its spend counter; never a raw key
     limit_usd: Decimal
     period: str = ""
     soft_alert_fraction: float | None = None
@@ -201,7 +202,14 @@ def _narrowed(own: list | None, team: list | None) -> frozenset[str]:
 def _budget(scope: str, owner) -> Budget | None:
     if owner is None or owner.budget_usd is None:
         return None
-    return Budget(scope, owner.pk, owner.name, owner.budget_usd, owner.budget_period, owner.soft_alert_fraction)
+    # Not the row id alone: ids repeat when a database is recreated while Redis still holds
+    # the old counters (a key's hash, a team's creation instant tell them apart).
+    if scope == "key":
+        counter_id = owner.key_hash[:16]
+    else:
+        counter_id = f"{owner.pk}-{int(owner.created_at.timestamp() * 1_000_000)}"
+    return Budget(scope, owner.pk, owner.name, counter_id, owner.budget_usd, owner.budget_period,
+                  owner.soft_alert_fraction)
 
 
 def _load(hashed: str) -> KeyInfo | None:

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='apikey',
             name='budget_usd',
-            field=models.DecimalField(blank=True, decimal_places=6, help_text='Spend limit in USD per period; empty = no budget.', max_digits=14, null=True),
+            field=models.DecimalField(blank=True, decimal_places=8, help_text='Spend limit in USD per period; empty = no budget.', max_digits=18, null=True),
         ),
         migrations.AddField(
             model_name='apikey',
@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 ('allowed_models', models.JSONField(blank=True, default=list, help_text="Model names the team's keys may use; empty = all.")),
                 ('rpm', models.PositiveIntegerField(blank=True, help_text='Requests per minute per key; empty = gateway default.', null=True)),
                 ('tpm', models.PositiveIntegerField(blank=True, help_text='Tokens per minute per key; empty = gateway default.', null=True)),
-                ('budget_usd', models.DecimalField(blank=True, decimal_places=6, help_text='Spend limit in USD per period; empty = no budget.', max_digits=14, null=True)),
+                ('budget_usd', models.DecimalField(blank=True, decimal_places=8, help_text='Spend limit in USD per period; empty = no budget.', max_digits=18, null=True)),
                 ('budget_period', models.CharField(blank=True, choices=[('', 'lifetime'), ('day', 'day (UTC)'), ('month', 'month (UTC)')], default='', max_length=5)),
                 ('soft_alert_fraction', models.FloatField(blank=True, help_text='Soft alert when this fraction of the budget is spent (0.8 = 80 %); empty = none.', null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
