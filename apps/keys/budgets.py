@@ -266,8 +266,9 @@ def budget_headers(check: _Check, spent: list[int]) -> dict[str, str]:
 
 
 def usd_text(amount_units: int) -> str:
-    text = f"{Decimal(amount_units) / COST_UNITS_PER_USD:.8f}".rstrip("0")
-    return text + "00" if text.endswith(".") else text
+    """Dollars with cents, and more digits only when they say something: "5.00", "0.0001175"."""
+    whole, fraction = f"{Decimal(amount_units) / COST_UNITS_PER_USD:.8f}".split(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
 def _refuse(check: _Check, index: int, headers: dict[str, str]) -> None:
