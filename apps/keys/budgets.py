@@ -168,7 +168,7 @@ def counter_name(budget: Budget, period: Period) -> str:
 
 
 def units(usd: Decimal | float) -> int:
-    return int(round(Decimal(str(usd)) * COST_UNITS_PER_USD))
+    return round(Decimal(str(usd)) * COST_UNITS_PER_USD)
 
 
 async def abudget_begin(

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
 from decimal import Decimal
 
 from django.db import connection
