@@ -43,7 +43,7 @@ KEYS = 100
 LOAD_SQL = """
 INSERT INTO stats_usagerecord (created_at, request_id, api_key_id, key_prefix, model, provider, prompt_tokens,
     completion_tokens, total_tokens, cost_usd, latency_ms, ttft_ms, status_code, error_code, cache, stream,
-    attempts, fallback_from)
+    attempts, fallback_from, tokens_estimated, team_id)
 SELECT now() - (i::bigint * %(step)s) * interval '1 millisecond',
        'req_' || i,
        k.id, k.prefix,
@@ -56,7 +56,7 @@ SELECT now() - (i::bigint * %(step)s) * interval '1 millisecond',
        CASE WHEN i %% 40 = 0 THEN 429 WHEN i %% 97 = 0 THEN 502 ELSE 200 END,
        CASE WHEN i %% 40 = 0 THEN 'rate_limit_exceeded' WHEN i %% 97 = 0 THEN 'provider_error' ELSE '' END,
        CASE WHEN i %% 40 = 0 THEN '' WHEN i %% 10 = 1 THEN 'exact' WHEN i %% 10 = 2 THEN 'semantic' ELSE '' END,
-       i %% 3 = 0, 1, ''
+       i %% 3 = 0, 1, '', false, NULLIF(k.n %% 5, 0)
 FROM generate_series(1, %(rows)s) AS i
 JOIN (SELECT id, prefix, row_number() OVER (ORDER BY id) - 1 AS n FROM keys_apikey) AS k ON k.n = i %% %(keys)s
 JOIN (SELECT * FROM unnest(%(models)s::text[], %(providers)s::text[]) WITH ORDINALITY AS t(model, provider, n)) AS m

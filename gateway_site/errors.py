@@ -46,6 +46,12 @@ class RateLimitExceeded(GatewayError):
     default_message = "Rate limit exceeded"
 
 
+class BudgetExceeded(GatewayError):
+    # insufficient_quota is what OpenAI answers for an exhausted quota; its SDKs know it.
+    status, code, type = 429, "budget_exceeded", "insufficient_quota"
+    default_message = "Budget exceeded"
+
+
 class InvalidRequest(GatewayError):
     status, code, type = 400, "invalid_request", "invalid_request_error"
     default_message = "Invalid request"

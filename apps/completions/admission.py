@@ -1,9 +1,9 @@
 """Admission: everything decided about a request before any work is done on it, in one call.
 
 `admit()` authenticates the key, reads and checks the body (when the endpoint has one),
-plans the caches, and counts the request against the key's limits. The exact cache's
-Redis GET is sent just before the limiter's check, so both leave in one write and share
-one round trip. From the moment the key is known, the request has an `Outcome` that the
+plans the caches, and counts the request against the key's limits and budgets. The exact
+cache's Redis GET and the budget check (keys with a budget only) are sent just before the
+limiter's check, so all leave in one write and share one round trip. From the moment the key is known, the request has an `Outcome` that the
 front door records once, whatever happens next (a refused or invalid request included).
 """
 
@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from apps.cache.services import acache_prefetch
-from apps.completions.outcome import Outcome
+from apps.completions.outcome import Outcome, estimated_prompt_cost
 from apps.completions.validation import ChatRequest
 from apps.keys.authentication import aauthenticate
+from apps.keys.budgets import PendingCheck, abudget_begin, abudget_check, abudget_finish
 from apps.keys.limiter import arate_limit_check, arate_limit_peek
 from apps.keys.registry import KeyInfo
 from gateway_site.errors import GatewayError
@@ -34,12 +35,15 @@ async def admit(
 ) -> Admission:
     """Authenticates (raising InvalidApiKey); then, with `count`, records the request's
     outcome from here on, reads the body with `parse(key)` and counts one request against
-    the key's limits (raising RateLimitExceeded). A bad body raises its GatewayError, but
+    the key's limits (raising RateLimitExceeded) and, with a parsed body, reserves its cost
+    on the key's budgets (raising BudgetExceeded). A bad body raises its GatewayError, but
     only after it was counted too: the 429 comes first. Without `count` the limits' state
-    is only reported. Either way the response gets the rate-limit headers."""
+    is only reported. Either way the response gets the rate-limit (and budget) headers."""
     key = await aauthenticate(request.headers)
     if not count:
         request.response_headers.update(await arate_limit_peek(key))
+        if key.budgets:
+            request.response_headers.update((await abudget_check(key, model="", reserve=False))[1])
         return Admission(key, None)
     outcome = Outcome(request_id=request.request_id, key=key, started=request.started)
     request.on_finish = outcome.finish
@@ -52,5 +56,18 @@ async def admit(
             raise
         outcome.route, outcome.stream, outcome.payload = chat.route, chat.stream, chat.payload
         await acache_prefetch(chat.cache)  # sent, not awaited: it leaves with the check below
-    request.response_headers.update(await arate_limit_check(key))
+    budget = None
+    if key.budgets and chat is not None:
+        budget = await abudget_begin(key, model=chat.route.name, estimate_usd=estimated_prompt_cost(chat.route, chat.payload))
+    try:
+        request.response_headers.update(await arate_limit_check(key))
+    finally:
+        if budget is not None:  # read even when the limiter refused: its reservation is returned
+            await _areserve(budget, outcome, request)
     return Admission(key, outcome, chat)
+
+
+async def _areserve(budget: PendingCheck, outcome: Outcome, request: ApiRequest) -> None:
+    # A spent budget outranks a rate limit: its 429 says not to retry.
+    outcome.spend, headers = await abudget_finish(budget)
+    request.response_headers.update(headers)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from apps.completions.providers.types import ModelRoute
+from apps.keys.budgets import SpendHold, record_spend
 from apps.keys.limiter import record_tokens
 from apps.keys.registry import KeyInfo
 from apps.stats import metrics
@@ -41,6 +42,7 @@ class Outcome:
     error: GatewayError | None = None  # an error sent inside a stream that had started as 200
     payload: dict[str, Any] | None = None  # the request body, for an estimate of its tokens
     relayed_chars: int = 0  # text a stream relayed: its tokens, if the upstream never said
+    spend: SpendHold | None = None  # what admission reserved on the key's budgets
 
     def finish(self, status: int, error: GatewayError | None) -> None:
         """The front door's `on_finish` callback."""
@@ -50,6 +52,11 @@ class Outcome:
 def cost_usd(route: ModelRoute, prompt_tokens: int, completion_tokens: int) -> Decimal:
     cost = (prompt_tokens * route.input_price + completion_tokens * route.output_price) / 1_000_000
     return Decimal(str(round(cost, 8)))
+
+
+def estimated_prompt_cost(route: ModelRoute, payload: dict[str, Any] | None) -> Decimal:
+    """A lower bound of a request's cost: its prompt alone, from the text's length."""
+    return cost_usd(route, math.ceil(_prompt_chars(payload) / CHARS_PER_TOKEN), 0)
 
 
 def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None = None) -> None:
@@ -65,6 +72,10 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
         prompt_tokens = math.ceil(_prompt_chars(outcome.payload) / CHARS_PER_TOKEN)
         completion_tokens = math.ceil(outcome.relayed_chars / CHARS_PER_TOKEN)
     free = bool(outcome.cache) or route is None
+    cost = Decimal(0) if free else cost_usd(route, prompt_tokens, completion_tokens)
+    if outcome.spend is not None:
+        # The model's estimate is learned only from a whole answer, not a refusal or a cut stream.
+        record_spend(outcome.spend, cost, learn=status < 400 and not estimated and route == outcome.route)
     if outcome.cache:
         metrics.child(metrics.CACHE_HITS, outcome.cache).inc()
     usage_record(
@@ -73,11 +84,12 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
             status_code=status,
             api_key_id=outcome.key.id,
             key_prefix=outcome.key.prefix,
+            team_id=outcome.key.team_id,
             model=route.name if route else "",
             provider=route.provider.name if route else "",
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost_usd=Decimal(0) if free else cost_usd(route, prompt_tokens, completion_tokens),
+            cost_usd=cost,
             latency_ms=(time.perf_counter() - outcome.started) * 1000,
             ttft_ms=outcome.ttft_ms,
             error_code=error.code if error is not None else (CLIENT_CLOSED_CODE if status == 499 else ""),

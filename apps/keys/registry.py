@@ -22,6 +22,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -42,6 +43,22 @@ DATABASE_PAUSE = 1.0  # seconds without key queries after one failed
 RETRY_AFTER_SECONDS = 5
 
 
+NO_MODEL = ""  # a name no request can use: a key and team whose model lists do not overlap
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A spend limit in USD per period ("" lifetime, "day", "month": UTC), of a key or a team."""
+
+    scope: str  # "key" or "team"
+    owner_id: int  # the key's or the team's row id (the usage records are read by it)
+    name: str  # for messages: the key's name or the team's
+    counter_id: str  # names its spend counter; never a raw key
+    limit_usd: Decimal
+    period: str = ""
+    soft_alert_fraction: float | None = None
+
+
 @dataclass(frozen=True)
 class KeyInfo:
     """What a request needs to know about its key; never holds the raw key."""
@@ -57,6 +74,10 @@ class KeyInfo:
     namespace: str
     expires_at: dt.datetime | None
     revoked: bool
+    # The team's bounds are already applied to allowed_models, rpm and tpm above.
+    team_id: int | None = None
+    team_name: str = ""
+    budgets: tuple[Budget, ...] = ()  # the key's own, then its team's
 
     @property
     def masked(self) -> str:
@@ -146,26 +167,56 @@ def key_hash(raw_key: str) -> str:
 
 
 def _from_model(api_key) -> KeyInfo:
+    team = api_key.team
     return KeyInfo(
         id=api_key.pk,
         name=api_key.name,
         prefix=api_key.prefix,
         key_hash=api_key.key_hash,
         is_admin=api_key.is_admin,
-        rpm=api_key.rpm,
-        tpm=api_key.tpm,
-        allowed_models=frozenset(api_key.allowed_models or ()),
+        rpm=_stricter(api_key.rpm, team.rpm if team else None),
+        tpm=_stricter(api_key.tpm, team.tpm if team else None),
+        allowed_models=_narrowed(api_key.allowed_models, team.allowed_models if team else None),
         namespace=api_key.namespace,
         expires_at=api_key.expires_at,
         revoked=api_key.revoked_at is not None,
+        team_id=team.pk if team else None,
+        team_name=team.name if team else "",
+        budgets=tuple(budget for budget in (_budget("key", api_key), _budget("team", team)) if budget),
     )
+
+
+def _stricter(own: int | None, team: int | None) -> int | None:
+    return min(own, team) if own and team else own or team
+
+
+def _narrowed(own: list | None, team: list | None) -> frozenset[str]:
+    """Empty means every model, so an empty list narrows nothing; two lists that share no
+    model leave the key none."""
+    own_set, team_set = frozenset(own or ()), frozenset(team or ())
+    if own_set and team_set:
+        return own_set & team_set or frozenset({NO_MODEL})
+    return own_set or team_set
+
+
+def _budget(scope: str, owner) -> Budget | None:
+    if owner is None or owner.budget_usd is None:
+        return None
+    # Not the row id alone: ids repeat when a database is recreated while Redis still holds
+    # the old counters (a key's hash, a team's creation instant tell them apart).
+    if scope == "key":
+        counter_id = owner.key_hash[:16]
+    else:
+        counter_id = f"{owner.pk}-{int(owner.created_at.timestamp() * 1_000_000)}"
+    return Budget(scope, owner.pk, owner.name, counter_id, owner.budget_usd, owner.budget_period,
+                  owner.soft_alert_fraction)
 
 
 def _load(hashed: str) -> KeyInfo | None:
     from apps.keys.models import ApiKey
 
     close_stale_connection()
-    api_key = ApiKey.objects.filter(key_hash=hashed).first()
+    api_key = ApiKey.objects.select_related("team").filter(key_hash=hashed).first()
     return _from_model(api_key) if api_key else None
 
 

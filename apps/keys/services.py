@@ -1,14 +1,15 @@
-"""Writes on API keys: create, revoke, update limits."""
+"""Writes on API keys and teams: create, revoke, update limits."""
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from apps.keys.models import ApiKey
+from apps.keys.models import ApiKey, BudgetPeriod, Team
 from apps.keys.registry import key_hash, key_invalidate
 
 KEY_PREFIX = "pgw-"
@@ -28,6 +29,9 @@ def key_create(
     expires_in_days: int | None = None,
     allowed_models: list[str] | None = None,
     cache_namespace: str = "",
+    team: Team | None = None,
+    budget_usd: Decimal | None = None,
+    budget_period: str = BudgetPeriod.LIFETIME,
 ) -> tuple[ApiKey, str]:
     """Returns the stored key and the raw key, which exists nowhere else afterwards."""
     raw_key = key_generate()
@@ -42,6 +46,9 @@ def key_create(
         expires_at=expires_at,
         allowed_models=allowed_models or [],
         cache_namespace=cache_namespace,
+        team=team,
+        budget_usd=budget_usd,
+        budget_period=budget_period,
     )
     # Every process may remember this hash as absent (a client tried it a moment ago):
     # the new key must work at once, not after GATEWAY_KEY_NEGATIVE_TTL.
@@ -68,3 +75,31 @@ def key_ensure_admin(*, name: str = "admin") -> str | None:
         return None
     _, raw_key = key_create(name=name, is_admin=True)
     return raw_key
+
+
+def team_create(
+    *,
+    name: str,
+    budget_usd: Decimal | None = None,
+    budget_period: str = BudgetPeriod.LIFETIME,
+    allowed_models: list[str] | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    soft_alert_fraction: float | None = None,
+) -> Team:
+    return Team.objects.create(
+        name=name, budget_usd=budget_usd, budget_period=budget_period, allowed_models=allowed_models or [],
+        rpm=rpm, tpm=tpm, soft_alert_fraction=soft_alert_fraction,
+    )
+
+
+def team_changed(*, team: Team) -> None:
+    """Call after any edit of a team: its keys' cached copies carry the team's bounds, so
+    every process drops them."""
+    hashes = list(ApiKey.objects.filter(team=team).values_list("key_hash", flat=True))
+
+    def publish() -> None:
+        for hashed in hashes:
+            key_invalidate(key_hash_value=hashed)
+
+    transaction.on_commit(publish)

@@ -37,6 +37,7 @@ CACHE_WRITES_DROPPED = Counter(
 TOKENS = Counter("gateway_tokens_used_total", "Tokens counted from upstream usage", ["provider", "model", "type"])
 COST = Counter("gateway_cost_usd_total", "Estimated upstream cost in USD", ["provider", "model"])
 RATE_LIMITED = Counter("gateway_rate_limit_rejections_total", "Requests refused by a rate limit", ["limit"])
+BUDGET_REJECTIONS = Counter("gateway_budget_rejections_total", "Requests refused because a budget was spent", ["scope"])
 RATE_LIMIT_FAIL_OPEN = Counter("gateway_rate_limit_fail_open_total", "Requests let through because Redis was unavailable")
 UPSTREAM_LATENCY = Histogram(
     "gateway_upstream_latency_seconds", "Upstream time to response headers", ["provider"], buckets=LATENCY_BUCKETS
@@ -100,6 +101,8 @@ def initialise_labels() -> None:
         CACHE_MISSES.labels(cache_type)
     for limit in ("requests", "tokens"):
         RATE_LIMITED.labels(limit)
+    for scope in ("key", "team"):
+        BUDGET_REJECTIONS.labels(scope)
     for dependency in ("database", "redis"):
         DEPENDENCY_ERRORS.labels(dependency)
 

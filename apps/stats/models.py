@@ -19,6 +19,8 @@ class UsageRecord(models.Model):
         "keys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )
     key_prefix = models.CharField(max_length=16, blank=True)
+    # The key's team when the request was made; a plain number, like KeyRollup.key_id.
+    team_id = models.BigIntegerField(null=True, blank=True)
     model = models.CharField(max_length=100, blank=True)
     provider = models.CharField(max_length=50, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
@@ -38,7 +40,11 @@ class UsageRecord(models.Model):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["api_key", "created_at"])]
+        indexes = [
+            models.Index(fields=["api_key", "created_at"]),
+            # A team's spend in its budget period (apps/keys/budgets.py seeds its counter).
+            models.Index(fields=["team_id", "created_at"], name="stats_usage_team_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.model} {self.status_code}"
@@ -74,16 +80,21 @@ class UsageRollup(models.Model):
 
 
 class KeyRollup(models.Model):
-    """Requests per API key per hour and per day, for /stats' top users. `key_id` is a plain
-    number (0: no key), not a foreign key: the figures outlive a deleted key."""
+    """Requests and spend per API key (and its team then) per hour and per day, for /stats'
+    top users and spend. `key_id` and `team_id` are plain numbers (0: none), not foreign
+    keys: the figures outlive a deleted key or team."""
 
     span = models.CharField(max_length=1, choices=Span.choices)
     bucket = models.DateTimeField()
     key_id = models.BigIntegerField()
+    team_id = models.BigIntegerField(default=0)
     key_prefix = models.CharField(max_length=16, blank=True)
     requests = models.BigIntegerField(default=0)
     throttled = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=8, default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["span", "bucket", "key_id"], name="stats_keyrollup_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["span", "bucket", "key_id", "team_id"], name="stats_keyrollup_key_team"),
+        ]

@@ -16,12 +16,15 @@ Definitions (docs/operations-metrics.md):
   count as misses.
 - provider_stats: requests that reached a provider (not cache hits, not throttled),
   errors included; avg_latency in seconds, measured by the gateway end to end.
+- spend_stats: USD, the cost of every answered request at gateway.yaml's prices (cache hits
+  and refusals cost 0); per team as the key's team was when the request was made.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection
 
@@ -31,6 +34,7 @@ from gateway_site.gateway_config import ConfigError, get_config
 
 BEGINNING = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 TOP_USERS = 10
+TOP_SPENDERS = 10
 
 _USAGE_SQL = """
 SELECT provider, cache, SUM(requests), SUM(throttled), SUM(total_tokens), SUM(latency_ms_sum) FROM (
@@ -61,6 +65,34 @@ SELECT key_id, MAX(key_prefix), SUM(requests) AS total, SUM(throttled) FROM (
 """
 
 
+_SPEND_SQL = """
+SELECT provider, model, SUM(cost) FROM (
+    SELECT provider, model, SUM(cost_usd) AS cost
+    FROM stats_usagerecord WHERE created_at >= %(since)s AND created_at < %(hours_from)s GROUP BY 1, 2
+    UNION ALL
+    SELECT provider, model, SUM(cost_usd)
+    FROM stats_usagerollup WHERE span = %(hour)s AND bucket >= %(hours_from)s AND bucket < %(days_from)s GROUP BY 1, 2
+    UNION ALL
+    SELECT provider, model, SUM(cost_usd)
+    FROM stats_usagerollup WHERE span = %(day)s AND bucket >= %(days_from)s GROUP BY 1, 2
+) AS parts WHERE provider <> '' GROUP BY 1, 2
+"""
+
+_KEY_SPEND_SQL = """
+SELECT key_id, team_id, MAX(key_prefix), SUM(cost) FROM (
+    SELECT COALESCE(api_key_id, 0) AS key_id, COALESCE(team_id, 0) AS team_id, MAX(key_prefix) AS key_prefix,
+           SUM(cost_usd) AS cost
+    FROM stats_usagerecord WHERE created_at >= %(since)s AND created_at < %(hours_from)s GROUP BY 1, 2
+    UNION ALL
+    SELECT key_id, team_id, MAX(key_prefix), SUM(cost_usd)
+    FROM stats_keyrollup WHERE span = %(hour)s AND bucket >= %(hours_from)s AND bucket < %(days_from)s GROUP BY 1, 2
+    UNION ALL
+    SELECT key_id, team_id, MAX(key_prefix), SUM(cost_usd)
+    FROM stats_keyrollup WHERE span = %(day)s AND bucket >= %(days_from)s GROUP BY 1, 2
+) AS parts GROUP BY 1, 2 HAVING SUM(cost) > 0
+"""
+
+
 @dataclass
 class _Group:
     provider: str
@@ -81,6 +113,7 @@ def stats_summary(*, since: dt.datetime | None = None) -> dict:
         "cache_stats": _cache_stats(groups, looked_up=total - throttled),
         "provider_stats": _provider_stats(groups),
         "rate_limit_stats": {"requests_throttled": throttled, "top_users": _top_users(params)},
+        "spend_stats": _spend_stats(params),
         "since": since.isoformat() if since else None,
     }
 
@@ -157,3 +190,43 @@ def _top_users(params: dict) -> list[dict]:
         {"api_key": f"{prefix}…", "requests": int(requests), "throttled": int(throttled)}
         for _, prefix, requests, throttled in rows
     ]
+
+
+def _spend_stats(params: dict) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(_SPEND_SQL, params)
+        by_model = cursor.fetchall()
+        cursor.execute(_KEY_SPEND_SQL, params)
+        by_key = cursor.fetchall()
+    providers: dict[str, Decimal] = {}
+    for provider, _, cost in by_model:
+        providers[provider] = providers.get(provider, Decimal(0)) + cost
+    teams: dict[int, Decimal] = {}
+    keys: dict[int, list] = {}
+    for key_id, team_id, prefix, cost in by_key:
+        if team_id:
+            teams[team_id] = teams.get(team_id, Decimal(0)) + cost
+        if key_id:
+            row = keys.setdefault(key_id, [prefix, Decimal(0)])
+            row[1] += cost
+    top = sorted(keys.items(), key=lambda item: (-item[1][1], item[0]))[:TOP_SPENDERS]
+    names = _team_names(teams)
+    return {
+        "total_usd": _usd(sum(providers.values(), Decimal(0))),
+        "by_provider": {name: _usd(cost) for name, cost in sorted(providers.items())},
+        "by_model": {model: _usd(cost) for _, model, cost in sorted(by_model, key=lambda row: row[1])},
+        "by_team": [{"team": names.get(team_id, f"#{team_id}"), "cost_usd": _usd(cost)}
+                    for team_id, cost in sorted(teams.items(), key=lambda item: -item[1])],
+        # Only the stored display prefix: never a raw key.
+        "top_keys": [{"api_key": f"{prefix}…", "cost_usd": _usd(cost)} for _, (prefix, cost) in top],
+    }
+
+
+def _team_names(teams: dict[int, Decimal]) -> dict[int, str]:
+    from apps.keys.models import Team
+
+    return dict(Team.objects.filter(pk__in=list(teams)).values_list("id", "name")) if teams else {}
+
+
+def _usd(amount: Decimal) -> float:
+    return float(round(amount, 8))

@@ -41,6 +41,7 @@ class UsageData:
     status_code: int
     api_key_id: int | None = None
     key_prefix: str = ""
+    team_id: int | None = None
     model: str = ""
     provider: str = ""
     prompt_tokens: int = 0
@@ -189,7 +190,7 @@ def pending() -> list[UsageData]:
 _COLUMNS = (
     "created_at", "request_id", "api_key_id", "key_prefix", "model", "provider", "prompt_tokens",
     "completion_tokens", "total_tokens", "cost_usd", "latency_ms", "ttft_ms", "status_code", "error_code",
-    "cache", "stream", "attempts", "fallback_from", "tokens_estimated",
+    "cache", "stream", "attempts", "fallback_from", "tokens_estimated", "team_id",
 )
 
 
@@ -198,7 +199,7 @@ def _row(usage: UsageData) -> tuple:
         usage.created_at, usage.request_id, usage.api_key_id, usage.key_prefix, usage.model, usage.provider,
         usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost_usd, usage.latency_ms,
         usage.ttft_ms, usage.status_code, usage.error_code, usage.cache, usage.stream, usage.attempts,
-        usage.fallback_from, usage.tokens_estimated,
+        usage.fallback_from, usage.tokens_estimated, usage.team_id,
     )
 
 

@@ -94,6 +94,18 @@ class StatsView(APIView):
                     "requests": serializers.IntegerField(), "throttled": serializers.IntegerField(),
                 }, many=True),
             }),
+            "spend_stats": inline_serializer("SpendStats", {
+                "total_usd": serializers.FloatField(),
+                "by_provider": serializers.DictField(child=serializers.FloatField()),
+                "by_model": serializers.DictField(child=serializers.FloatField()),
+                "by_team": inline_serializer("TeamSpend", {
+                    "team": serializers.CharField(), "cost_usd": serializers.FloatField(),
+                }, many=True),
+                "top_keys": inline_serializer("KeySpend", {
+                    "api_key": serializers.CharField(help_text="masked: a prefix and an ellipsis"),
+                    "cost_usd": serializers.FloatField(),
+                }, many=True),
+            }),
             "since": serializers.DateTimeField(allow_null=True),
         })},
     )
