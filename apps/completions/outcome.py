@@ -21,6 +21,7 @@ from apps.keys.registry import KeyInfo
 from apps.stats import metrics
 from apps.stats.usage import UsageData, usage_record
 from gateway_site.errors import GatewayError
+from gateway_site.redaction import redact, shorten
 
 CLIENT_CLOSED_CODE = "client_closed"
 CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English text; only for estimates
@@ -81,6 +82,7 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
             latency_ms=(time.perf_counter() - outcome.started) * 1000,
             ttft_ms=outcome.ttft_ms,
             error_code=error.code if error is not None else (CLIENT_CLOSED_CODE if status == 499 else ""),
+            error_message=shorten(redact(error.message)) if error is not None else "",
             cache=outcome.cache,
             stream=outcome.stream,
             attempts=outcome.attempts,

@@ -29,6 +29,7 @@ class UsageRecord(models.Model):
     ttft_ms = models.FloatField(null=True, blank=True, help_text="Time to first token, streams only.")
     status_code = models.PositiveSmallIntegerField()
     error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=300, blank=True, help_text="The error the client got, secrets redacted.")
     cache = models.CharField(max_length=10, choices=CacheKind.choices, blank=True)
     stream = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=1)
@@ -84,6 +85,7 @@ class KeyRollup(models.Model):
     requests = models.BigIntegerField(default=0)
     throttled = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=8, default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["span", "bucket", "key_id"], name="stats_keyrollup_key")]

@@ -26,7 +26,7 @@ SPANS = ((Span.HOUR, "hour"), (Span.DAY, "day"))
 USAGE_COLUMNS = (
     "requests", "throttled", "errors", "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "latency_ms_sum",
 )
-KEY_COLUMNS = ("requests", "throttled", "total_tokens")
+KEY_COLUMNS = ("requests", "throttled", "total_tokens", "cost_usd")
 
 REBUILD_USAGE_SQL = """
 INSERT INTO stats_usagerollup (span, bucket, provider, model, cache, {columns})
@@ -39,7 +39,7 @@ FROM stats_usagerecord GROUP BY 2, 3, 4, 5
 REBUILD_KEYS_SQL = """
 INSERT INTO stats_keyrollup (span, bucket, key_id, key_prefix, {columns})
 SELECT %(span)s, date_trunc(%(unit)s, created_at, 'UTC'), COALESCE(api_key_id, 0), MAX(key_prefix), COUNT(*),
-       COUNT(*) FILTER (WHERE error_code = %(throttled)s), SUM(total_tokens)
+       COUNT(*) FILTER (WHERE error_code = %(throttled)s), SUM(total_tokens), SUM(cost_usd)
 FROM stats_usagerecord GROUP BY 2, 3
 """.format(columns=", ".join(KEY_COLUMNS))
 
@@ -70,10 +70,11 @@ def rollups_add(batch: list[UsageData]) -> None:
         row[7] += record.latency_ms
         key_row = key_hours.get(group := (hour, record.api_key_id or 0))
         if key_row is None:
-            key_row = key_hours[group] = [record.key_prefix, 0, 0, 0]
+            key_row = key_hours[group] = [record.key_prefix, 0, 0, 0, Decimal(0)]
         key_row[1] += 1
         key_row[2] += throttled
         key_row[3] += record.total_tokens
+        key_row[4] += record.cost_usd
     with connection.cursor() as cursor:
         _upsert(cursor, "stats_usagerollup", ("span", "bucket", "provider", "model", "cache"), USAGE_COLUMNS, _by_span(hours))
         _upsert(cursor, "stats_keyrollup", ("span", "bucket", "key_id"), ("key_prefix", *KEY_COLUMNS), _by_span(key_hours, sums_from=1))
