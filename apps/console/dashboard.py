@@ -83,7 +83,7 @@ def dashboard_figures(*, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
         "window": window,
         "since": since.isoformat(),
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        **_totals_and_series(groups),
+        **_totals_and_series(groups, buckets=_buckets(since, window)),
         "providers": _providers(groups, latency),
         "top_keys": _top_keys(top_keys),
         "teams": team_figures(since=since),
@@ -94,12 +94,20 @@ def _money(value: Decimal | float | None) -> float:
     return round(float(value or 0), 6)
 
 
-def _totals_and_series(groups: list[tuple]) -> dict[str, Any]:
-    series: dict[dt.datetime, list] = defaultdict(lambda: [0, 0, 0, Decimal(0)])
+def _buckets(since: dt.datetime, window: str) -> list[dt.datetime]:
+    """Every bucket of the window, so quiet hours show as zeros rather than gaps."""
+    step = dt.timedelta(minutes=1) if window == "1h" else dt.timedelta(hours=1)
+    first = since.replace(second=0, microsecond=0) if window == "1h" else bucket_start(since, "h")
+    now = dt.datetime.now(dt.timezone.utc)
+    return [first + step * index for index in range(int((now - first) / step) + 1)]
+
+
+def _totals_and_series(groups: list[tuple], *, buckets: list[dt.datetime]) -> dict[str, Any]:
+    series: dict[dt.datetime, list] = {bucket: [0, 0, 0, Decimal(0)] for bucket in buckets}
     models: dict[str, list] = defaultdict(lambda: [0, 0, Decimal(0)])
     cache = {"exact": 0, "semantic": 0}
     for bucket, _provider, model, cache_kind, requests, errors, throttled, tokens, cost in groups:
-        point = series[bucket]
+        point = series.setdefault(bucket, [0, 0, 0, Decimal(0)])
         point[0] += requests
         point[1] += errors - throttled
         point[2] += throttled
@@ -111,6 +119,7 @@ def _totals_and_series(groups: list[tuple]) -> dict[str, Any]:
             row[2] += cost or 0
         if cache_kind in cache:
             cache[cache_kind] += requests
+    series = dict(sorted(series.items()))
     requests = sum(point[0] for point in series.values())
     throttled = sum(point[2] for point in series.values())
     looked_up = requests - throttled
