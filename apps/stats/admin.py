@@ -10,7 +10,6 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
-from django.utils.formats import number_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
@@ -186,7 +185,7 @@ def dollars(value) -> str:
     value = float(value or 0)
     if value == 0:
         return "$0"
-    return "$" + number_format(value, 6 if value < 0.01 else 4)
+    return f"${value:,.6f}" if value < 0.01 else f"${value:,.4f}"
 
 
 def milliseconds(value: float) -> str:
