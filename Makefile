@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run demo test bench bench-cache bench-stats bench-semantic migrate clean
+.PHONY: install chromium run demo test bench bench-cache bench-stats bench-semantic migrate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ demo: install
 migrate: install
 	$(PY) manage.py migrate
 
-test: install
+# The browser tests drive Debian's Chromium (never a downloaded build): installed when missing.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (docs/benchmarks.md); wrk comes from Debian: apt-get install -y wrk

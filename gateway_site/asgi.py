@@ -1,7 +1,8 @@
 """The ASGI application: gateway_site.asgi:application.
 
 This is where the parts are put together: the front door (gateway_site/front_door.py)
-gets the /v1/ routes, Django's application for every other path, the metrics callback,
+gets the /v1/ routes, Django's application for every other path, the console's WebSocket
+routes (channels), the metrics callback,
 and the lifespan hooks: start-up installs a fresh per-process runtime; shutdown flushes
 buffered usage records and closes the runtime's connections.
 """
@@ -16,7 +17,12 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
 from apps.completions.urls import api_routes  # noqa: E402  (the apps need Django set up)
+from apps.console.routing import websocket_urlpatterns  # noqa: E402
 from apps.stats.metrics import observe_request, unhandled_error  # noqa: E402
 from apps.stats.usage import aflush_all  # noqa: E402
 from gateway_site import events, runtime  # noqa: E402
@@ -43,6 +49,9 @@ observe_unhandled_with(unhandled_error)
 application = FrontDoor(
     api_routes=api_routes,
     django_app=django_application,
+    # The console's live dashboard: the session cookie names the staff user; only pages of
+    # this host may open the socket (no cross-site WebSocket hijacking).
+    websocket_app=AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     observe=observe_request,
     max_body_bytes=lambda: settings.GATEWAY_MAX_BODY_BYTES,
     startup=startup,

@@ -171,6 +171,7 @@ class FrontDoor:
         *,
         api_routes: Sequence[ApiRoute],
         django_app: Callable,
+        websocket_app: Callable | None = None,
         observe: Observe,
         max_body_bytes: Callable[[], int],
         startup: Callable[[], Awaitable[None]],
@@ -179,6 +180,7 @@ class FrontDoor:
     ) -> None:
         self.api_routes = list(api_routes)
         self.django_app = django_app
+        self.websocket_app = websocket_app
         self.observe = observe
         self.max_body_bytes = max_body_bytes
         self.startup, self.shutdown = startup, shutdown
@@ -191,6 +193,8 @@ class FrontDoor:
             return await self._serve_django(scope, receive, send)
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
+        if scope["type"] == "websocket" and self.websocket_app is not None:
+            return await self.websocket_app(scope, receive, send)
         return await self.django_app(scope, receive, send)
 
     # --- /v1/ -----------------------------------------------------------------------

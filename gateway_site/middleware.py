@@ -51,8 +51,14 @@ def error_response(error: BaseException, request: HttpRequest) -> HttpResponse:
     return response
 
 
+def is_admin_api_path(path: str) -> bool:
+    """The admin API (admin key, JSON): /admin/api/..., and its first paths, kept working.
+    Exact paths, not prefixes, so /admin/cache/ stays a console page."""
+    return path.startswith(settings.ADMIN_API_PREFIX) or path in settings.ADMIN_API_FIRST_PATHS
+
+
 def is_console_path(path: str) -> bool:
-    return path.startswith(settings.CONSOLE_PATH_PREFIXES) and not path.startswith(("/admin/cache/", "/admin/reload-config"))
+    return path.startswith(settings.CONSOLE_PATH_PREFIXES) and not is_admin_api_path(path)
 
 
 class ApiMiddleware:

@@ -61,7 +61,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,h
 
 INSTALLED_APPS = [
     "daphne",  # `manage.py runserver` serves ASGI through daphne
-    "django.contrib.admin",
+    "apps.console",  # before the admin: its templates override the admin's
+    "apps.console.admin_config.ConsoleAdminConfig",  # django.contrib.admin, with the gateway's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -93,6 +94,9 @@ CONSOLE_MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 CONSOLE_PATH_PREFIXES = ("/admin/",)
+# Under /admin/ but not the console: the admin API, authenticated by an admin key.
+ADMIN_API_PREFIX = "/admin/api/"
+ADMIN_API_FIRST_PATHS = frozenset({"/admin/cache/stats", "/admin/cache/clear", "/admin/reload-config"})
 # The admin's middleware are present, inside ConsoleMiddleware, where these checks cannot see.
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 
@@ -149,6 +153,13 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": "pgw"}}
+
+# The console's live dashboard (channels): Redis carries its messages between processes;
+# without Redis each process has its own, in memory.
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    if REDIS_URL else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+}
 
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)
 # Seconds from a request's arrival to its answer (or its error), all retries and fallbacks

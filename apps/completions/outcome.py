@@ -9,6 +9,7 @@ JSON, stream, cache hit, 4xx and 429 alike. A client that hung up is 499.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from apps.keys.registry import KeyInfo
 from apps.stats import metrics
 from apps.stats.usage import UsageData, usage_record
 from gateway_site.errors import GatewayError
+from gateway_site.redaction import redact, shorten
 
 CLIENT_CLOSED_CODE = "client_closed"
 CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English text; only for estimates
@@ -93,6 +95,7 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
             latency_ms=(time.perf_counter() - outcome.started) * 1000,
             ttft_ms=outcome.ttft_ms,
             error_code=error.code if error is not None else (CLIENT_CLOSED_CODE if status == 499 else ""),
+            error_message=public_message(error.message) if error is not None else "",
             cache=outcome.cache,
             stream=outcome.stream,
             attempts=outcome.attempts,
@@ -102,6 +105,13 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
     )
     if not outcome.cache:  # answers from a cache cost no upstream tokens, so they do not count
         record_tokens(outcome.key, prompt_tokens + completion_tokens)
+
+
+@functools.lru_cache(maxsize=512)
+def public_message(message: str) -> str:
+    """The error message as stored: secrets redacted, shortened. Cached: the same few
+    messages recur (a flood of 429s), and redacting one costs ~16 µs."""
+    return shorten(redact(message))
 
 
 def _prompt_chars(payload: dict[str, Any] | None) -> int:

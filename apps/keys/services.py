@@ -103,3 +103,25 @@ def team_changed(*, team: Team) -> None:
             key_invalidate(key_hash_value=hashed)
 
     transaction.on_commit(publish)
+
+
+def key_rotate(*, api_key: ApiKey, grace: dt.timedelta = dt.timedelta(0)) -> tuple[ApiKey, str]:
+    """A new key with the same settings (and the same cache namespace, so cached answers
+    stay shared); the old key is revoked now, or expires after `grace` so clients can
+    switch over. Returns the new key and its raw key, shown once."""
+    with transaction.atomic():
+        new_key, raw_key = key_create(
+            name=api_key.name, is_admin=api_key.is_admin, rpm=api_key.rpm, tpm=api_key.tpm,
+            allowed_models=list(api_key.allowed_models), cache_namespace=api_key.namespace,
+        )
+        new_key.expires_at = api_key.expires_at
+        new_key.save(update_fields=["expires_at"])
+        if grace <= dt.timedelta(0):
+            key_revoke(api_key=api_key)
+        else:
+            ends = timezone.now() + grace
+            if api_key.expires_at is None or api_key.expires_at > ends:
+                api_key.expires_at = ends
+                api_key.save(update_fields=["expires_at"])
+            key_changed(api_key=api_key)
+    return new_key, raw_key

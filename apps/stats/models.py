@@ -31,6 +31,7 @@ class UsageRecord(models.Model):
     ttft_ms = models.FloatField(null=True, blank=True, help_text="Time to first token, streams only.")
     status_code = models.PositiveSmallIntegerField()
     error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=300, blank=True, help_text="The error the client got, secrets redacted.")
     cache = models.CharField(max_length=10, choices=CacheKind.choices, blank=True)
     stream = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=1)

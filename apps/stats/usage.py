@@ -50,6 +50,7 @@ class UsageData:
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     error_code: str = ""
+    error_message: str = ""  # redacted and shortened (gateway_site/redaction.py)
     cache: str = ""
     stream: bool = False
     attempts: int = 1
@@ -190,7 +191,7 @@ def pending() -> list[UsageData]:
 _COLUMNS = (
     "created_at", "request_id", "api_key_id", "key_prefix", "model", "provider", "prompt_tokens",
     "completion_tokens", "total_tokens", "cost_usd", "latency_ms", "ttft_ms", "status_code", "error_code",
-    "cache", "stream", "attempts", "fallback_from", "tokens_estimated", "team_id",
+    "error_message", "cache", "stream", "attempts", "fallback_from", "tokens_estimated", "team_id",
 )
 
 
@@ -198,7 +199,7 @@ def _row(usage: UsageData) -> tuple:
     return (
         usage.created_at, usage.request_id, usage.api_key_id, usage.key_prefix, usage.model, usage.provider,
         usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cost_usd, usage.latency_ms,
-        usage.ttft_ms, usage.status_code, usage.error_code, usage.cache, usage.stream, usage.attempts,
+        usage.ttft_ms, usage.status_code, usage.error_code, usage.error_message, usage.cache, usage.stream, usage.attempts,
         usage.fallback_from, usage.tokens_estimated, usage.team_id,
     )
 

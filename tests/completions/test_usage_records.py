@@ -52,6 +52,22 @@ def test_it_records_failures_with_their_error_code(gateway, user_key):
     assert response.status_code == 400
     [record] = wait_for_records(1, request_id=response.headers["X-Request-ID"])
     assert (record.status_code, record.error_code, record.cost_usd) == (400, "invalid_request", 0)
+    assert record.error_message == response.json()["error"]["message"]
+
+
+def test_it_records_the_error_message_without_secrets(gateway, user_key):
+    from apps.completions.outcome import Outcome, record_outcome
+    from apps.keys.registry import key_lookup
+    from apps.stats.usage import flush_all
+    from gateway_site.errors import InvalidRequest
+
+    leaked = "upstream said: bad key sk-abcdefghijklmnopqrstuvwx " + "and more " * 60
+    outcome = Outcome(request_id="req_redacted_message", key=key_lookup(user_key), started=time.perf_counter())
+    record_outcome(outcome, status=400, error=InvalidRequest(leaked))
+    flush_all()
+    record = UsageRecord.objects.get(request_id="req_redacted_message")
+    assert "sk-abcdefghijklmnopqrstuvwx" not in record.error_message
+    assert record.error_message.startswith("upstream said: bad key") and len(record.error_message) <= 300
 
 
 def test_it_cancels_the_upstream_when_the_client_disconnects(gateway, user_key, fake_upstream):

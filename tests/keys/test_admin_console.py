@@ -26,7 +26,7 @@ def test_it_lists_keys_for_a_staff_user(operator):
 def test_it_shows_a_new_raw_key_once_and_stores_its_hash(operator):
     page = operator.post(
         "/admin/keys/apikey/add/",
-        {"name": "from-console", "rpm": "30", "tpm": "", "allowed_models": "[]", "cache_namespace": "", "expires_at_0": "", "expires_at_1": ""},
+        {"name": "from-console", "rpm": "30", "tpm": "", "cache_namespace": "", "expires_at_0": "", "expires_at_1": ""},
         follow=True,
     )
     assert page.status_code == 200
@@ -43,7 +43,7 @@ def test_it_edits_limits_and_revokes(operator):
     assert operator.get(change_url).status_code == 200
     operator.post(
         change_url,
-        {"name": "alice", "rpm": "99", "tpm": "1000", "allowed_models": '["gpt-4o"]', "cache_namespace": "", "expires_at_0": "", "expires_at_1": ""},
+        {"name": "alice", "rpm": "99", "tpm": "1000", "allowed_models": ["gpt-4o"], "cache_namespace": "", "expires_at_0": "", "expires_at_1": ""},
     )
     assert ApiKey.objects.get(pk=api_key.pk).rpm == 99
     operator.post("/admin/keys/apikey/", {"action": "revoke_selected", "_selected_action": [api_key.pk]})
@@ -79,6 +79,7 @@ def test_its_front_page_shows_the_gateways_figures(operator):
     page = operator.get("/admin/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'id="gateway-dashboard"' in html
-    assert f"{api_key.prefix}…: 3 requests" in html and raw not in html
-    assert "3 requests, 30 tokens" in html
+    assert 'id="gateway-dashboard"' in html and "Prometheus Gateway" in html and raw not in html
+    figures = operator.get("/admin/dashboard/data?window=24h").json()
+    assert figures["totals"]["requests"] == 3 and figures["totals"]["tokens"] == 30
+    assert figures["top_keys"][0]["name"] == "dashboard-user" and figures["top_keys"][0]["requests"] == 3

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ConsoleConfig(AppConfig):
+    """The admin console: its site, dashboard, cache and configuration pages."""
+
+    name = "apps.console"
