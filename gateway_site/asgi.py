@@ -17,6 +17,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_application = get_asgi_application()
 
 from apps.completions.urls import api_routes  # noqa: E402  (the apps need Django set up)
+from apps.embeddings.urls import api_routes as embedding_routes  # noqa: E402
 from apps.stats.metrics import observe_request, unhandled_error  # noqa: E402
 from apps.stats.usage import aflush_all  # noqa: E402
 from gateway_site import events, runtime  # noqa: E402
@@ -41,7 +42,7 @@ async def shutdown() -> None:
 
 observe_unhandled_with(unhandled_error)
 application = FrontDoor(
-    api_routes=api_routes,
+    api_routes=[*api_routes, *embedding_routes],
     django_app=django_application,
     observe=observe_request,
     max_body_bytes=lambda: settings.GATEWAY_MAX_BODY_BYTES,

@@ -44,7 +44,7 @@ class ChatRequest:
 def parse_chat_request(
     body: bytes, *, key: KeyInfo, config: GatewayConfig, request_id: str, cache_control: str = ""
 ) -> ChatRequest:
-    payload = _json_object(body)
+    payload = json_object(body)
     model = payload.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' is required and must be a string", param="model")
@@ -76,7 +76,7 @@ def parse_chat_request(
     )
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def json_object(body: bytes) -> dict[str, Any]:
     if not body:
         raise InvalidRequest("The request body is empty; send a JSON object")
     try:
