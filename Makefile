@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install chromium run demo test bench bench-cache bench-stats bench-semantic migrate clean
+.PHONY: install chromium run demo test bench bench-cache bench-stats bench-semantic bench-embeddings migrate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-cache: install
 
 bench-stats: install
 	$(PY) bench/stats_bench.py
+
+bench-embeddings: install
+	$(PY) bench/embeddings_bench.py
 
 # PAWS_PATH=... adds the PAWS-Wiki sample (not shipped; docs/semantic-cache.md).
 bench-semantic: install

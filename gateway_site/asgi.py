@@ -23,6 +23,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from apps.completions.urls import api_routes  # noqa: E402  (the apps need Django set up)
 from apps.console.routing import websocket_urlpatterns  # noqa: E402
+from apps.embeddings.urls import api_routes as embedding_routes  # noqa: E402
 from apps.stats.metrics import observe_request, unhandled_error  # noqa: E402
 from apps.stats.usage import aflush_all  # noqa: E402
 from gateway_site import events, runtime  # noqa: E402
@@ -47,7 +48,7 @@ async def shutdown() -> None:
 
 observe_unhandled_with(unhandled_error)
 application = FrontDoor(
-    api_routes=api_routes,
+    api_routes=[*api_routes, *embedding_routes],
     django_app=django_application,
     # The console's live dashboard: the session cookie names the staff user; only pages of
     # this host may open the socket (no cross-site WebSocket hijacking).

@@ -35,6 +35,9 @@ from gateway_site import redaction
 
 ProtocolName = Literal["openai", "anthropic", "gemini"]
 PROTOCOLS: tuple[str, ...] = typing.get_args(ProtocolName)
+# "local": served inside the gateway's own process (the bundled all-MiniLM-L6-v2), no URL, no key.
+LOCAL_PROTOCOL = "local"
+EMBEDDING_PROTOCOLS = ("openai", "gemini", LOCAL_PROTOCOL)  # Anthropic has no embeddings API
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "gateway.yaml"
@@ -88,6 +91,22 @@ class ModelRoute:
 
 
 @dataclass(frozen=True)
+class EmbeddingRoute:
+    """An embedding model (`embedding_models:`); `/v1/embeddings` serves it."""
+
+    name: str
+    provider: ProviderSettings
+    upstream_model: str
+    dimensions: int  # of the vectors it returns when the request names none
+    # The smallest `dimensions` a request may ask for; None: only `dimensions` itself
+    # (a model not trained to be shortened, like all-MiniLM-L6-v2).
+    min_dimensions: int | None = None
+    input_price: float = 0.0  # USD per million input tokens
+    output_price: float = 0.0  # always 0: embeddings have no completion tokens
+    created: int = 1700000000
+
+
+@dataclass(frozen=True)
 class CacheSettings:
     exact_enabled: bool = True
     exact_ttl: int = 3600
@@ -114,6 +133,7 @@ class GatewayConfig:
     cache: CacheSettings
     rate_limits: RateLimitSettings
     digest: str  # identifies this exact config, e.g. in logs after a reload
+    embedding_models: Mapping[str, EmbeddingRoute] = field(default_factory=dict)
 
 
 # --- What the file may say --------------------------------------------------------------
@@ -179,7 +199,7 @@ class _Reliability(_Section):
 
 
 class _Provider(_Reliability):
-    protocol: ProtocolName
+    protocol: ProtocolName | Literal["local"]
     api_key_env: str | None = None
     base_url_env: str | None = None
     # After base_url_env, which its check reads; checked when absent too (the environment may supply it).
@@ -189,6 +209,8 @@ class _Provider(_Reliability):
     @field_validator("base_url", mode="after")
     @classmethod
     def _base_url_from_environment(cls, value: str | None, info: ValidationInfo) -> str:
+        if info.data.get("protocol") == LOCAL_PROTOCOL:
+            return ""  # served in process
         environ = (info.context or {}).get("environ", {})
         variable = info.data.get("base_url_env") or ""
         url = environ.get(variable) or value
@@ -212,6 +234,18 @@ class _Model(_Section):
     fallbacks: list[Annotated[str, _known("models")]] = []
     max_tokens_default: int | None = _setting(ModelRoute, "max_tokens_default", ge=1)
     structured_outputs: bool = _setting(ModelRoute, "structured_outputs")
+
+
+class _EmbeddingPrice(_Section):
+    input_price: float = _setting(EmbeddingRoute, "input_price", key="input", ge=0)
+
+
+class _EmbeddingModel(_Section):
+    provider: Annotated[str, _known("providers")]
+    upstream_model: str | None = None  # the client's model name when absent
+    price: Annotated[_EmbeddingPrice, _Optional] = _EmbeddingPrice()
+    dimensions: int = Field(ge=1)
+    min_dimensions: int | None = _setting(EmbeddingRoute, "min_dimensions", ge=1)
 
 
 class _Exact(_Section):
@@ -262,6 +296,7 @@ class _File(_Section):
     models: Annotated[dict[str, _Model], AfterValidator(_at_least_one)]
     cache: Annotated[_Cache, _Optional] = _Cache()
     rate_limits: Annotated[_RateLimits, _Optional] = _RateLimits()
+    embedding_models: Annotated[dict[str, _EmbeddingModel], _Optional] = {}
 
 
 # --- Loading ------------------------------------------------------------------------------
@@ -276,15 +311,33 @@ def parse_config(raw: Any, environ: Mapping[str, str] = os.environ) -> GatewayCo
         file = _File.model_validate(dict(raw), context=context)
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
-    loops = [f"models.{name}.fallbacks: a model cannot fall back to itself" for name, model in file.models.items()
-             if name in model.fallbacks]
-    if loops:
-        raise ConfigError(loops)
+    mistakes = [f"models.{name}.fallbacks: a model cannot fall back to itself" for name, model in file.models.items()
+                if name in model.fallbacks] + _misplaced_models(file)
+    if mistakes:
+        raise ConfigError(mistakes)
     providers = {name: _provider(name, data, file.defaults, environ) for name, data in file.providers.items()}
     models = {name: _route(name, data, providers) for name, data in file.models.items()}
+    embedding_models = {name: _embedding_route(name, data, providers) for name, data in file.embedding_models.items()}
     digest = hashlib.sha256(repr(sorted(raw.items(), key=str)).encode()).hexdigest()[:12]
     return GatewayConfig(providers=providers, models=models, cache=_cache(file.cache),
-                         rate_limits=RateLimitSettings(**file.rate_limits.model_dump()), digest=digest)
+                         rate_limits=RateLimitSettings(**file.rate_limits.model_dump()), digest=digest,
+                         embedding_models=embedding_models)
+
+
+def _misplaced_models(file: _File) -> list[str]:
+    """Chat models on the local provider, embedding models on a provider without an
+    embeddings API, names used in both sections, dimensions out of order."""
+    protocol = {name: provider.protocol for name, provider in file.providers.items()}
+    mistakes = [f"models.{name}.provider: {model.provider} serves embedding models only"
+                for name, model in file.models.items() if protocol[model.provider] == LOCAL_PROTOCOL]
+    for name, model in file.embedding_models.items():
+        if protocol[model.provider] not in EMBEDDING_PROTOCOLS:
+            mistakes.append(f"embedding_models.{name}.provider: the {protocol[model.provider]} protocol has no embeddings")
+        if name in file.models:
+            mistakes.append(f"embedding_models.{name}: also a chat model; a name can be only one of them")
+        if model.min_dimensions is not None and model.min_dimensions > model.dimensions:
+            mistakes.append(f"embedding_models.{name}.min_dimensions: larger than dimensions ({model.dimensions})")
+    return mistakes
 
 
 def _names(raw: Mapping, section: str) -> set[str]:
@@ -305,6 +358,13 @@ def _route(name: str, data: _Model, providers: Mapping[str, ProviderSettings]) -
         name=name, provider=providers[data.provider], upstream_model=data.upstream_model or name,
         fallbacks=tuple(data.fallbacks), max_tokens_default=data.max_tokens_default,
         structured_outputs=data.structured_outputs, **data.price.model_dump(),
+    )
+
+
+def _embedding_route(name: str, data: _EmbeddingModel, providers: Mapping[str, ProviderSettings]) -> EmbeddingRoute:
+    return EmbeddingRoute(
+        name=name, provider=providers[data.provider], upstream_model=data.upstream_model or name,
+        dimensions=data.dimensions, min_dimensions=data.min_dimensions, input_price=data.price.input_price,
     )
 
 

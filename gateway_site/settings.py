@@ -211,6 +211,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.completions.openapi.add_chat_paths",
+        "apps.embeddings.openapi.add_embedding_paths",
         "gateway_site.openapi.add_contract_parts",
     ],
 }

@@ -57,6 +57,19 @@ def exact_key(payload: dict[str, Any], *, namespace: str) -> str:
     return f"cache:exact:{namespace_token(namespace)}:{exact_digest(payload, namespace=namespace)}"
 
 
+# An embeddings request's vectors are stored once and rendered as floats or base64 per
+# request; `user` is an end-user id.
+EMBEDDING_NOT_IN_KEY = frozenset({"encoding_format", "user"})
+
+
+def embedding_exact_key(payload: dict[str, Any], *, namespace: str) -> str:
+    """The exact-cache key of an embeddings request: in the same key space as answers (so
+    clearing the cache clears both), its document marked apart from any chat request's."""
+    request = {name: value for name, value in payload.items() if name not in EMBEDDING_NOT_IN_KEY and value is not None}
+    digest = _digest({"v": FORMAT_VERSION, "namespace": namespace, "embeddings": request})
+    return f"cache:exact:{namespace_token(namespace)}:{digest}"
+
+
 def final_user_text(payload: dict[str, Any]) -> str | None:
     """The text of the last message if it is a user message made of text only, else None
     (images, audio and tool results are not compared semantically)."""

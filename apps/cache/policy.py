@@ -114,3 +114,13 @@ def plan_for(query: CacheQuery, settings: CacheSettings) -> CachePlan:
         semantic_read=semantic is not None and query.read,
         semantic_write=semantic is not None and query.write,
     )
+
+
+def embedding_plan_for(query: CacheQuery, settings: CacheSettings) -> CachePlan:
+    """Embeddings use the exact cache only: a near-identical text has a different vector."""
+    namespace = query.namespace
+    exact_on = settings.exact_enabled and namespace != NO_CACHE_NAMESPACE and (query.read or query.write)
+    if not exact_on:
+        return CachePlan(namespace, None, False, False, 0, None, False, False)
+    key = canonical.embedding_exact_key(query.payload, namespace=namespace)
+    return CachePlan(namespace, key, query.read, query.write, settings.exact_ttl, None, False, False)

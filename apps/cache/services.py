@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.cache import exact, semantic, tasks
-from apps.cache.policy import CachePlan, CacheQuery, SemanticQuery, plan_for
+from apps.cache.policy import CachePlan, CacheQuery, SemanticQuery, embedding_plan_for, plan_for
 from apps.cache.replay import CompletionBuilder
 from apps.stats import metrics
 from gateway_site.gateway_config import CacheSettings
@@ -32,6 +32,10 @@ class CachedAnswer:
 
 def cache_plan(query: CacheQuery, settings: CacheSettings) -> CachePlan:
     return plan_for(query, settings)
+
+
+def embedding_cache_plan(query: CacheQuery, settings: CacheSettings) -> CachePlan:
+    return embedding_plan_for(query, settings)
 
 
 def _as_new_response(completion: dict[str, Any], completion_id: str) -> dict[str, Any]:
@@ -64,6 +68,23 @@ async def acache_lookup(plan: CachePlan, *, completion_id: str) -> CachedAnswer 
             return CachedAnswer("semantic", _as_new_response(hit.completion, completion_id))
         metrics.child(metrics.CACHE_MISSES, "semantic").inc()
     return None
+
+
+async def acache_lookup_embeddings(plan: CachePlan) -> dict[str, Any] | None:
+    """The document `embeddings_cache_store` kept for this request, or None (a miss counted)."""
+    if not plan.exact_read:
+        return None
+    prefetched, plan.exact_prefetch = plan.exact_prefetch, None
+    document = await exact.aget(plan.exact_key, prefetched=prefetched)
+    if document is None:
+        metrics.child(metrics.CACHE_MISSES, "exact").inc()
+    return document
+
+
+def embeddings_cache_store(plan: CachePlan, document: dict[str, Any]) -> None:
+    """Schedules the write; returns at once (must run on the event loop)."""
+    if plan.exact_write:
+        tasks.spawn(exact.aset(plan.exact_key, document, ttl=plan.exact_ttl))
 
 
 def is_cacheable(completion: dict[str, Any] | None) -> bool:

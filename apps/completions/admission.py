@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+from apps.cache.policy import CachePlan
 from apps.cache.services import acache_prefetch
 from apps.completions.outcome import Outcome, estimated_prompt_cost
-from apps.completions.validation import ChatRequest
 from apps.keys.authentication import aauthenticate
 from apps.keys.budgets import PendingCheck, abudget_begin, abudget_check, abudget_finish
 from apps.keys.limiter import arate_limit_check, arate_limit_peek
@@ -23,15 +24,25 @@ from gateway_site.errors import GatewayError
 from gateway_site.front_door import ApiRequest
 
 
+class ParsedRequest(Protocol):
+    """What admission reads of a parsed body: a ChatRequest (validation.py), an
+    EmbeddingRequest (apps/embeddings/validation.py)."""
+
+    route: Any  # the model asked for: a ModelRoute or an EmbeddingRoute
+    stream: bool
+    payload: dict[str, Any]
+    cache: CachePlan
+
+
 @dataclass
 class Admission:
     key: KeyInfo
     outcome: Outcome | None  # None for requests that are not counted nor recorded
-    chat: ChatRequest | None = None  # the parsed body, for an endpoint that has one
+    chat: Any = None  # the parsed body (what `parse` returned), for an endpoint that has one
 
 
 async def admit(
-    request: ApiRequest, *, parse: Callable[[KeyInfo], ChatRequest] | None = None, count: bool = True
+    request: ApiRequest, *, parse: Callable[[KeyInfo], ParsedRequest] | None = None, count: bool = True
 ) -> Admission:
     """Authenticates (raising InvalidApiKey); then, with `count`, records the request's
     outcome from here on, reads the body with `parse(key)` and counts one request against

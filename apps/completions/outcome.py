@@ -45,6 +45,7 @@ class Outcome:
     payload: dict[str, Any] | None = None  # the request body, for an estimate of its tokens
     relayed_chars: int = 0  # text a stream relayed: its tokens, if the upstream never said
     spend: SpendHold | None = None  # what admission reserved on the key's budgets
+    tokens_estimated: bool = False  # `usage` is the gateway's estimate (Gemini embeddings say no count)
 
     def finish(self, status: int, error: GatewayError | None) -> None:
         """The front door's `on_finish` callback."""
@@ -100,7 +101,7 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
             stream=outcome.stream,
             attempts=outcome.attempts,
             fallback_from=outcome.route.name if route is not None and route.name != outcome.route.name else "",
-            tokens_estimated=estimated,
+            tokens_estimated=estimated or outcome.tokens_estimated,
         )
     )
     if not outcome.cache:  # answers from a cache cost no upstream tokens, so they do not count

@@ -27,14 +27,17 @@ def _only(request: ApiRequest, method: str) -> None:
 async def models_list(request: ApiRequest) -> ApiResponse:
     _only(request, "GET")
     key = (await admit(request, count=False)).key
-    data = [_model_object(route) for route in get_config().models.values() if key.may_use_model(route.name)]
+    config = get_config()
+    routes = [*config.models.values(), *config.embedding_models.values()]
+    data = [_model_object(route) for route in routes if key.may_use_model(route.name)]
     return ApiResponse(body=orjson.dumps({"object": "list", "data": data}))
 
 
 async def model_detail(request: ApiRequest, model_id: str) -> ApiResponse:
     _only(request, "GET")
     key = (await admit(request, count=False)).key
-    route = get_config().models.get(model_id)
+    config = get_config()
+    route = config.models.get(model_id) or config.embedding_models.get(model_id)
     if route is None or not key.may_use_model(model_id):
         # 404 like OpenAI (the SDK raises NotFoundError); a forbidden model is not revealed.
         raise NotFound(f"The model '{model_id}' does not exist", param="model")

@@ -20,7 +20,7 @@ def check_redis(app_configs, **kwargs):
 
 @register()
 def check_provider_keys(app_configs, **kwargs):
-    from gateway_site.gateway_config import ConfigError, get_config
+    from gateway_site.gateway_config import LOCAL_PROTOCOL, ConfigError, get_config
 
     try:
         config = get_config()
@@ -29,5 +29,5 @@ def check_provider_keys(app_configs, **kwargs):
     return [
         Warning(f"No API key for provider {name!r}: its models will fail.", hint="Set its *_API_KEY variable.", id="gateway.W003")
         for name, provider in config.providers.items()
-        if not provider.api_key
+        if not provider.api_key and provider.protocol != LOCAL_PROTOCOL
     ]

@@ -8,7 +8,7 @@ from django.db import connection
 
 from gateway_site.breaker import provider_breakers
 from gateway_site.errors import utc_timestamp
-from gateway_site.gateway_config import ConfigError, get_config
+from gateway_site.gateway_config import LOCAL_PROTOCOL, ConfigError, get_config
 
 HEALTH_REDIS_TIMEOUT = 0.5  # seconds: a dead Redis must not hang a Kubernetes probe
 
@@ -54,7 +54,7 @@ def check_providers() -> dict[str, str]:
         return {}
     result = {}
     for name, provider in providers.items():
-        if not provider.api_key:
+        if not provider.api_key and provider.protocol != LOCAL_PROTOCOL:  # the local model needs no key
             result[name] = "not_configured"
         elif provider_breakers().is_open(name):
             result[name] = "unavailable"

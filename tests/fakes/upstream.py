@@ -28,6 +28,7 @@ from .protocols.base import (
     build_answer,
     json_response,
 )
+from .protocols.embeddings import GEMINI_EMBEDDINGS, OPENAI_EMBEDDINGS
 from .protocols.openai import models_response
 
 STATE = web.AppKey("state", "FakeState")
@@ -252,6 +253,10 @@ async def openai_chat(request: web.Request) -> web.StreamResponse:
     return await handle(request, PROTOCOLS["openai"])
 
 
+async def openai_embeddings(request: web.Request) -> web.StreamResponse:
+    return await handle(request, OPENAI_EMBEDDINGS, stream=False)
+
+
 async def openai_models(request: web.Request) -> web.StreamResponse:
     return models_response()
 
@@ -286,6 +291,8 @@ async def gemini_models(request: web.Request) -> web.StreamResponse:
         if request.query.get("alt") != "sse":
             request["gemini_json_array"] = True
         return await handle(request, proto, model, stream=True)
+    if method in ("embedContent", "batchEmbedContents"):
+        return await handle(request, GEMINI_EMBEDDINGS, model, stream=False)
     return proto.error_response(404, f"method {method!r} not found on models/{model}")
 
 
@@ -309,6 +316,7 @@ def build_app(latency_ms: float = 0.0) -> web.Application:
     app[LATENCY] = latency_ms / 1000.0
     app.router.add_post("/openai/v1/chat/completions", openai_chat)
     app.router.add_get("/openai/v1/models", openai_models)
+    app.router.add_post("/openai/v1/embeddings", openai_embeddings)
     app.router.add_post("/anthropic/v1/messages", anthropic_messages)
     app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic_count_tokens)
     app.router.add_post("/gemini/v1beta/models/{tail}", gemini_models)

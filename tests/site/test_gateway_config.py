@@ -166,3 +166,28 @@ def test_it_imports_neither_django_nor_the_apps():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'django', 'apps', 'rest_framework'}))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_it_loads_the_embedding_models_and_the_local_provider(shipped):
+    config = parse_config(shipped, environ={})
+    local = config.embedding_models["all-minilm-l6-v2"]
+    assert (local.provider.protocol, local.provider.base_url, local.dimensions, local.min_dimensions) == ("local", "", 384, None)
+    small = config.embedding_models["text-embedding-3-small"]
+    assert (small.dimensions, small.min_dimensions, small.input_price, small.output_price) == (1536, 1, 0.02, 0.0)
+    assert "all-minilm-l6-v2" not in config.models  # chat requests cannot reach it
+
+
+def test_it_refuses_embedding_models_where_they_cannot_be_served(shipped):
+    bad = copy.deepcopy(shipped)
+    bad["models"]["gpt-4"]["provider"] = "local"
+    bad["embedding_models"]["claude-embed"] = {"provider": "anthropic", "dimensions": 1024}
+    bad["embedding_models"]["gpt-4o"] = {"provider": "openai", "dimensions": 8}
+    bad["embedding_models"]["gemini-embedding-001"]["min_dimensions"] = 4096
+    with pytest.raises(ConfigError) as refused:
+        parse_config(bad, environ={})
+    text = "\n".join(refused.value.errors)
+    for expected in ("models.gpt-4.provider: local serves embedding models only",
+                     "embedding_models.claude-embed.provider: the anthropic protocol has no embeddings",
+                     "embedding_models.gpt-4o: also a chat model",
+                     "embedding_models.gemini-embedding-001.min_dimensions: larger than dimensions"):
+        assert expected in text, expected

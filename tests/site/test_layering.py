@@ -1,5 +1,5 @@
 """The layers point one way (docs/architecture.md): gateway_site ← keys, cache, stats ←
-completions. Read from the source, imports inside functions included."""
+completions ← embeddings. Read from the source, imports inside functions included."""
 
 from __future__ import annotations
 
@@ -38,6 +38,15 @@ def test_it_keeps_keys_cache_and_stats_below_completions():
     offenders = {
         str(path.relative_to(ROOT)): sorted(name for name in imported_modules(path) if name.startswith("apps.completions"))
         for app in ("apps/keys", "apps/cache", "apps/stats")
+        for path in sources(app)
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_it_keeps_every_other_app_below_embeddings():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(name for name in imported_modules(path) if name.startswith("apps.embeddings"))
+        for app in ("apps/keys", "apps/cache", "apps/stats", "apps/completions")
         for path in sources(app)
     }
     assert {path: names for path, names in offenders.items() if names} == {}

@@ -24,8 +24,9 @@ def api_routes() -> set[str]:
 
     walk(get_resolver().url_patterns)
     from apps.completions.urls import api_routes  # /v1/, served outside Django's resolver
+    from apps.embeddings.urls import api_routes as embedding_routes
 
-    routes.update(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.pattern) for route in api_routes)
+    routes.update(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.pattern) for route in [*api_routes, *embedding_routes])
     assert "/v1/models/{model_id}" in routes
     return {
         route for route in routes

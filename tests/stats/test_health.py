@@ -21,7 +21,7 @@ def test_it_is_ready_when_the_database_answers(client):
 def test_it_reports_every_dependency(client, user_key):
     body = client.get("/health", HTTP_X_API_KEY=user_key).json()
     assert body["services"]["database"] == "connected"
-    assert set(body["services"]["providers"]) == {"openai", "anthropic", "google"}
+    assert set(body["services"]["providers"]) == {"openai", "anthropic", "google", "local"}  # local: the in-process model
     assert body["version"] == "1.0.0"
     assert body["timestamp"].endswith("Z")
 

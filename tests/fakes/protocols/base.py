@@ -42,6 +42,7 @@ class Conversation:
     forced_tool: str | None = None  # Anthropic tool_choice {"type": "tool"}: always called
     forced_input: Any = None  # that call's input, built from the tool's schema
     json_answer: Any = None  # Anthropic output_config.format: the answer, built from the schema
+    embedding: Any = None  # an embeddings request: what the answer's vectors are made from (embeddings.py)
 
 
 @dataclass(slots=True)
