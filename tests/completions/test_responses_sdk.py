@@ -41,7 +41,7 @@ def test_it_answers_a_string_input(sdk, provider, model):
     assert response.id.startswith("resp_")
     assert response.output_text.startswith(f"This is a fake answer from {provider} to: Say hello")
     assert [item.type for item in response.output] == ["message"]
-    assert response.usage.input_tokens == len("Be terse. Say hello to the tester".split())
+    assert response.usage.input_tokens == len(["Be", "terse.", "Say", "hello", "to", "the", "tester"])
     assert response.usage.output_tokens == len(response.output_text.split())
     assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
 

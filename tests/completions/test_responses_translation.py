@@ -2,7 +2,11 @@
 
 import pytest
 
-from apps.completions.ingress.responses import chat_payload, read_responses_request, response_from_completion
+from apps.completions.ingress.responses import (
+    chat_payload,
+    read_responses_request,
+    response_from_completion,
+)
 from gateway_site.errors import InvalidRequest
 
 

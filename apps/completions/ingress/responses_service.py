@@ -26,7 +26,12 @@ from apps.completions.ingress.responses import (
 from apps.completions.ingress.responses_events import ResponsesStreamWriter
 from apps.completions.outcome import Outcome
 from apps.completions.services import ChatResponse, achat_completion
-from apps.completions.validation import ChatRequest, chat_request_from_payload, check_content_type, json_object
+from apps.completions.validation import (
+    ChatRequest,
+    chat_request_from_payload,
+    check_content_type,
+    json_object,
+)
 from apps.keys.registry import KeyInfo
 from apps.responses.store import aresponse_conversation, response_store
 from gateway_site.errors import NotFound
