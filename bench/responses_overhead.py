@@ -5,7 +5,7 @@
 What it times, with the fake upstream's default answer: the request's translation
 (Responses body → chat payload, against reading a chat body), the answer's (chat JSON →
 response JSON), a stream's (the chat SSE bytes of ~15 chunks → Responses events), and the
-stored response's write (bulk_create of a batch of 100, per row; needs the database).
+stored response's write (COPY of a batch of 100, per row; needs the database).
 Wall-clock µs per operation, best of 5 (timeit), on an otherwise idle core.
 """
 
@@ -114,4 +114,4 @@ if __name__ == "__main__":
     print(f"answer, chat JSON -> response JSON: {best_us(answer):.1f} µs")
     print(f"stream, {len(PIECES)} chat events -> Responses events: {best_us(stream, 500):.1f} µs")
     if "--no-db" not in sys.argv:
-        print(f"store, bulk_create in batches of 100: {store_row_us():.1f} µs of CPU per row (writer thread)")
+        print(f"store, COPY in batches of 100: {store_row_us():.1f} µs of CPU per row (writer thread)")
