@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from wrk import run_wrk  # noqa: E402
+from wrk import run_wrk
 
-from tests.fakes.runner import FakeUpstream  # noqa: E402
-from tests.gateway_server import free_port  # noqa: E402
+from tests.fakes.runner import FakeUpstream
+from tests.gateway_server import free_port
 
 BODY = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "%s"}]}'
 STREAM_BODY = '{"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "%s"}]}'
@@ -38,6 +38,8 @@ MESSAGES_BODY = '{"model": "gpt-4o", "max_tokens": 256, "messages": [{"role": "u
 MESSAGES_STREAM_BODY = '{"model": "gpt-4o", "max_tokens": 256, "stream": true, "messages": [{"role": "user", "content": "%s"}]}'
 UPSTREAM_BODY = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "%s"}]}'
 UPSTREAM_STREAM_BODY = '{"model": "gpt-4o", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "%s"}]}'
+RESPONSES_BODY = '{"model": "gpt-4o", "input": "%s"}'
+RESPONSES_STREAM_BODY = '{"model": "gpt-4o", "stream": true, "input": "%s"}'
 PROMPT = "Write one sentence about benchmarks"
 
 
@@ -98,6 +100,9 @@ def main() -> None:
     parser.add_argument("--server", default="uvicorn", choices=["uvicorn", "granian", "daphne"])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--endpoints", default="chat,messages,responses",
+                        help="gateway endpoints to measure: chat (/v1/chat/completions), messages (/v1/messages), "
+                             "responses (/v1/responses)")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
 
@@ -112,7 +117,12 @@ def main() -> None:
                 ("direct", f"{fake.url}/openai/v1/chat/completions", {"Authorization": "Bearer fake-key"}, UPSTREAM_BODY, UPSTREAM_STREAM_BODY),
                 ("gateway", f"{url}/v1/chat/completions", auth, BODY, STREAM_BODY),
                 ("gateway /v1/messages", f"{url}/v1/messages", auth, MESSAGES_BODY, MESSAGES_STREAM_BODY),
+                ("gateway /v1/responses", f"{url}/v1/responses", auth, RESPONSES_BODY, RESPONSES_STREAM_BODY),
             ]
+            wanted = set(args.endpoints.split(","))
+            endpoint_of = {"direct": "direct", "gateway": "chat", "gateway /v1/messages": "messages",
+                           "gateway /v1/responses": "responses"}
+            targets = [t for t in targets if endpoint_of[t[0]] in wanted | {"direct"}]
             for name, target, headers, body, _ in targets:  # warm-up: connections, imports, caches
                 run_wrk(target, body_template=body, prompt=f"{PROMPT} {uuid.uuid4().hex[:8]}", headers=headers, connections=4, seconds=2)
             results = {}
@@ -132,15 +142,15 @@ def main() -> None:
             fake_port = int(fake.url.rsplit(":", 1)[1])
             ttfb_direct = first_byte_ms("127.0.0.1", fake_port, "/openai/v1/chat/completions", UPSTREAM_STREAM_BODY,
                                        {"Authorization": "Bearer fake-key"}, 300)
-            ttfb_gateway = first_byte_ms(host, port, "/v1/chat/completions", STREAM_BODY, auth, 300)
             print()
-            for mode in ("non-stream", "stream"):
-                if 1 in connections:
-                    for name in ("gateway", "gateway /v1/messages"):
+            for name, target, headers, _, stream_body in targets[1:]:
+                for mode in ("non-stream", "stream"):
+                    if 1 in connections:
                         overhead = results[(mode, 1, name)].p50_ms - results[(mode, 1, "direct")].p50_ms
-                        print(f"overhead p50 at 1 connection, {mode}, {name} (whole response): {overhead:.2f} ms")
-            print(f"time to first byte of a stream, p50 at 1 connection: direct {ttfb_direct:.2f} ms, "
-                  f"gateway {ttfb_gateway:.2f} ms, overhead {ttfb_gateway - ttfb_direct:.2f} ms")
+                        print(f"{name}: overhead p50 at 1 connection, {mode} (whole response): {overhead:.2f} ms")
+                ttfb_gateway = first_byte_ms(host, port, target.removeprefix(url), stream_body, auth, 300)
+                print(f"{name}: time to first byte of a stream, p50 at 1 connection: direct {ttfb_direct:.2f} ms, "
+                      f"gateway {ttfb_gateway:.2f} ms, overhead {ttfb_gateway - ttfb_direct:.2f} ms")
             print(json.dumps({f"{m}/{c}/{n}": round(r.rps) for (m, c, n), r in results.items()}))
         finally:
             gateway.terminate()

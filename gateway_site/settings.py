@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "apps.completions",
     "apps.cache",
     "apps.stats",
+    "apps.responses",
 ]
 
 # Django's own middleware hop to a shared thread per call under ASGI, so only the admin
@@ -166,6 +167,9 @@ GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 1024 * 1024)
 # included; a client's shorter X-Stainless-Timeout wins. Streams: to their first token.
 GATEWAY_REQUEST_TIMEOUT = float(env_str("GATEWAY_REQUEST_TIMEOUT", "60"))
 GATEWAY_REQUIRE_SERVICES = env_bool("GATEWAY_REQUIRE_SERVICES", False)
+# Days a /v1/responses answer is kept for `previous_response_id` (unless the request said
+# `store: false`); 0 keeps none.
+GATEWAY_RESPONSES_RETENTION_DAYS = env_int("GATEWAY_RESPONSES_RETENTION_DAYS", 30)
 # Seconds a seen API key stays in process memory; revocations are also pushed over Redis.
 GATEWAY_KEY_CACHE_TTL = float(env_str("GATEWAY_KEY_CACHE_TTL", "30"))
 # While the database is unreachable, a key seen within this many seconds keeps working

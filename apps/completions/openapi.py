@@ -4,6 +4,7 @@ The request body is OpenAI's own schema, the one the gateway validates with
 
 from __future__ import annotations
 
+from apps.completions.ingress.responses_openapi import RESPONSES_COMPONENTS, RESPONSES_PATHS
 from apps.completions.request_schema import COMPONENTS, ROOT
 
 _MODEL = {
@@ -198,6 +199,6 @@ def add_chat_paths(result: dict, generator, request, public) -> dict:
     clashes = (schemas.keys() & COMPONENTS.keys()) - {name for name in COMPONENTS if schemas.get(name) == COMPONENTS[name]}
     assert not clashes, f"OpenAI's request components clash with the gateway's: {clashes}"
     schemas.update({name: _openapi_30(schema) for name, schema in COMPONENTS.items()})
-    schemas.update({**CHAT_COMPONENTS, **MESSAGES_COMPONENTS})
-    result.setdefault("paths", {}).update({**CHAT_PATHS, **MESSAGES_PATHS})
+    schemas.update({**CHAT_COMPONENTS, **MESSAGES_COMPONENTS, **RESPONSES_COMPONENTS})
+    result.setdefault("paths", {}).update({**CHAT_PATHS, **MESSAGES_PATHS, **RESPONSES_PATHS})
     return result

@@ -8,6 +8,7 @@ api_routes = [
     ApiRoute("/v1/chat/completions", views.chat_completions),
     ApiRoute("/v1/messages", views.messages, render_error=anthropic_error),
     ApiRoute("/v1/messages/count_tokens", views.count_tokens, render_error=anthropic_error),
+    ApiRoute("/v1/responses", views.responses),
     ApiRoute("/v1/models", views.models_list),
     ApiRoute("/v1/models/<path:model_id>", views.model_detail),
 ]

@@ -46,8 +46,15 @@ def parse_chat_request(
     """`headers` (names in lower case) may carry Content-Type, Cache-Control and the OpenAI
     SDK's X-Stainless-Timeout."""
     headers = headers or {}
-    _check_content_type(headers.get("content-type", ""))
-    payload = json_object(body)
+    check_content_type(headers.get("content-type", ""))
+    return chat_request_from_payload(json_object(body), key=key, config=config, request_id=request_id, headers=headers)
+
+
+def chat_request_from_payload(
+    payload: dict[str, Any], *, key: KeyInfo, config: GatewayConfig, request_id: str, headers: Mapping[str, str],
+) -> ChatRequest:
+    """The checks of `parse_chat_request` past reading the body: for an ingress that
+    translates its own request into a chat payload (/v1/responses)."""
     check_chat_schema(payload)
     model = payload["model"]
     if not model:
@@ -110,7 +117,7 @@ def json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _check_content_type(content_type: str) -> None:
+def check_content_type(content_type: str) -> None:
     """JSON, or no Content-Type at all (hand-written clients often send none); anything
     else (a form, text/plain) is refused like OpenAI refuses it, with a 400."""
     media_type = content_type.split(";", 1)[0].strip().lower()

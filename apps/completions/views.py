@@ -7,8 +7,9 @@ from __future__ import annotations
 import orjson
 
 from apps.completions.admission import admit
+from apps.completions.ingress.responses_service import ResponsesParse, aresponse_create
 from apps.completions.messages import acount_tokens, amessages, parse_messages_request
-from apps.completions.services import achat_completion
+from apps.completions.services import ChatResponse, achat_completion
 from apps.completions.validation import parse_chat_request
 from gateway_site.errors import MethodNotAllowed, NotFound
 from gateway_site.front_door import ApiRequest, ApiResponse
@@ -49,11 +50,7 @@ async def chat_completions(request: ApiRequest) -> ApiResponse:
     admission = await admit(request, parse=lambda key: parse_chat_request(
         request.body, key=key, config=get_config(), request_id=request.request_id, headers=request.headers,
     ))
-    result = await achat_completion(admission.chat, admission.outcome)
-    if result.stream is not None:
-        headers = {**result.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx must not buffer
-        return ApiResponse(stream=result.stream, headers=headers, content_type="text/event-stream")
-    return ApiResponse(body=result.body, headers=result.headers)
+    return _served(await achat_completion(admission.chat, admission.outcome))
 
 
 async def messages(request: ApiRequest) -> ApiResponse:
@@ -63,11 +60,7 @@ async def messages(request: ApiRequest) -> ApiResponse:
     admission = await admit(request, parse=lambda key: parse_messages_request(
         request.body, key=key, config=get_config(), request_id=request.request_id, headers=request.headers,
     ))
-    result = await amessages(admission.chat, admission.outcome)
-    if result.stream is not None:
-        headers = {**result.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return ApiResponse(stream=result.stream, headers=headers, content_type="text/event-stream")
-    return ApiResponse(body=result.body, headers=result.headers)
+    return _served(await amessages(admission.chat, admission.outcome))
 
 
 async def count_tokens(request: ApiRequest) -> ApiResponse:
@@ -80,3 +73,18 @@ async def count_tokens(request: ApiRequest) -> ApiResponse:
     tokens, estimated = await acount_tokens(admission.chat)
     headers = {"X-Gateway-Tokens-Estimated": "true"} if estimated else {}
     return ApiResponse(body=orjson.dumps({"input_tokens": tokens}), headers=headers)
+
+
+async def responses(request: ApiRequest) -> ApiResponse:
+    """OpenAI's Responses API, served through the chat path (ingress/responses_service.py)."""
+    _only(request, "POST")
+    parse = ResponsesParse(request)
+    admission = await admit(request, parse=parse)
+    return _served(await aresponse_create(parse, admission.chat, admission.outcome))
+
+
+def _served(result: ChatResponse) -> ApiResponse:
+    if result.stream is not None:
+        headers = {**result.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx must not buffer
+        return ApiResponse(stream=result.stream, headers=headers, content_type="text/event-stream")
+    return ApiResponse(body=result.body, headers=result.headers)

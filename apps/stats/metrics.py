@@ -67,6 +67,10 @@ UNHANDLED_ERRORS = Counter(
     ["cause"],
 )
 USAGE_WRITE_FAILURES = Counter("gateway_usage_write_failures_total", "Failed batch writes of usage records (retried)")
+RESPONSES_NOT_STORED = Counter(
+    "gateway_responses_not_stored_total", "/v1/responses answers that could not be kept for previous_response_id", ["reason"]
+)
+RESPONSES_WRITE_FAILURES = Counter("gateway_responses_write_failures_total", "Failed batch writes of stored responses (retried)")
 
 
 @functools.lru_cache(maxsize=4096)

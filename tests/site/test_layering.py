@@ -34,10 +34,10 @@ def test_it_keeps_gateway_site_free_of_app_imports():
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
-def test_it_keeps_keys_cache_and_stats_below_completions():
+def test_it_keeps_keys_cache_stats_and_responses_below_completions():
     offenders = {
         str(path.relative_to(ROOT)): sorted(name for name in imported_modules(path) if name.startswith("apps.completions"))
-        for app in ("apps/keys", "apps/cache", "apps/stats")
+        for app in ("apps/keys", "apps/cache", "apps/stats", "apps/responses")
         for path in sources(app)
     }
     assert {path: names for path, names in offenders.items() if names} == {}
