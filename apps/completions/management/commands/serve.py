@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from gateway_site.embedded_redis import EmbeddedRedis, die_with_parent, embedded_redis_wanted
+from gateway_site.worker_metrics import ENV_NAME as METRICS_DIR_ENV, SharedMetricsDirectory
 
 SERVERS = ("uvicorn", "granian", "daphne")
 
@@ -63,7 +64,12 @@ class Command(BaseCommand):
             call_command("migrate", verbosity=0, interactive=False)
             call_command("ensure_admin_key")
             self.stdout.write(f"Serving on http://{options['host']}:{options['port']} with {options['server']} (Ctrl-C stops)")
-            self._serve(options)
+            if options["workers"] > 1:
+                # Every worker writes its metrics where /metrics sums them (gateway_site/worker_metrics.py).
+                with SharedMetricsDirectory(os.environ.get(METRICS_DIR_ENV)):
+                    self._serve(options)
+            else:
+                self._serve(options)
         finally:
             if fake is not None:
                 fake.stop()
@@ -85,8 +91,11 @@ class Command(BaseCommand):
         if options["server"] == "uvicorn":
             import uvicorn
 
+            # X-Forwarded-For/-Proto are believed only from GATEWAY_TRUSTED_PROXIES (uvicorn's
+            # default, 127.0.0.1, when unset): the client address and https come from them.
             uvicorn.run(app, host=host, port=port, workers=workers, loop="uvloop", http="httptools",
-                        lifespan="on", access_log=False, log_level="info")
+                        lifespan="on", access_log=False, log_level="info",
+                        forwarded_allow_ips=os.environ.get("GATEWAY_TRUSTED_PROXIES") or None)
         elif options["server"] == "granian":
             from granian import Granian
             from granian.constants import Interfaces, Loops
