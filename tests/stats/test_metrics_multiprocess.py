@@ -49,21 +49,23 @@ def requests_counted(url: str, endpoint: str) -> float:
     )
 
 
-def urlopen(url: str):
-    return urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=10)
+def urlopen(url: str, key: str = ""):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return urllib.request.build_opener(urllib.request.ProxyHandler({})).open(urllib.request.Request(url, headers=headers), timeout=10)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_sums_every_worker_of_manage_py_serve_without_any_setting(tmp_path):
+def test_it_sums_every_worker_of_manage_py_serve_without_any_setting(tmp_path, user_key):
     # Nothing but --workers 2: `serve` sets up the shared directory itself (in TMPDIR here,
     # so the test sees it go away at the end).
     env = {"GATEWAY_METRICS_ALLOWED_IPS": "127.0.0.1", "TMPDIR": str(tmp_path)}
     with GatewayServer(env, workers=2, manage_py_serve=True) as server:
-        before = requests_counted(server.url, "/health/live")  # the readiness wait asked it too
+        # /v1/ requests are counted before their answer is sent, so a scrape never races them.
+        before = requests_counted(server.url, "/v1/models")
         for _ in range(100):
-            urlopen(f"{server.url}/health/live").read()
+            urlopen(f"{server.url}/v1/models", user_key).read()
         # Each scrape lands on either worker; every one must see all 100.
-        scrapes = [requests_counted(server.url, "/health/live") for _ in range(10)]
+        scrapes = [requests_counted(server.url, "/v1/models") for _ in range(10)]
         assert scrapes == [before + 100] * 10
         assert list(tmp_path.glob("gateway-metrics-*/counter_*.db"))
     assert not list(tmp_path.glob("gateway-metrics-*"))  # removed on exit
