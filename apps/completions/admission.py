@@ -40,9 +40,10 @@ async def admit(
     key = await aauthenticate(request.headers)
     if not count:
         request.response_headers.update(await arate_limit_peek(key))
+        request.describe = lambda: {"key_prefix": key.prefix}
         return Admission(key, None)
     outcome = Outcome(request_id=request.request_id, key=key, started=request.started)
-    request.on_finish = outcome.finish
+    request.on_finish, request.describe = outcome.finish, outcome.log_fields
     chat = None
     if parse is not None:
         try:
