@@ -8,6 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
+
 from gateway_site.embedded_redis import configured_redis_url
 from gateway_site.secret_key import secret_key
 
@@ -140,6 +142,8 @@ SECURE_HSTS_PRELOAD = env_bool("GATEWAY_HSTS_PRELOAD", False)
 
 DATABASE_URL = env_str("DATABASE_URL")
 EMBEDDED_DATABASE = not DATABASE_URL
+if EMBEDDED_DATABASE and GATEWAY_CONTAINER:  # its files would vanish with the container
+    raise ImproperlyConfigured("DATABASE_URL is not set: a container needs its PostgreSQL given (docs/deployment.md).")
 if EMBEDDED_DATABASE:
     from gateway_site.embedded_db import embedded_database_url
 

@@ -32,6 +32,11 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS", "1")))
         parser.add_argument("--server", choices=SERVERS, default=os.environ.get("GATEWAY_SERVER", "uvicorn"))
         parser.add_argument("--demo", action="store_true", help="point every provider at the local fake upstream")
+        # Replicas started together must not migrate at once: a deployment migrates in a job
+        # of its own first (deploy/, docs/deployment.md) and serves with GATEWAY_MIGRATE=0.
+        parser.add_argument("--no-migrate", dest="migrate", action="store_false",
+                            default=os.environ.get("GATEWAY_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
+                            help="serve without migrating or making a first admin key (GATEWAY_MIGRATE=0)")
 
     def execute(self, *args, **options):
         if embedded_redis_wanted():
@@ -42,6 +47,7 @@ class Command(BaseCommand):
         command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--host", options["host"],
                    "--port", str(options["port"]), "--workers", str(options["workers"]), "--server", options["server"]]
         command += ["--demo"] if options["demo"] else []
+        command += [] if options["migrate"] else ["--no-migrate"]
         with EmbeddedRedis(settings.GATEWAY_DATA_DIR / "redis") as redis:
             self.stdout.write(f"Embedded Redis at {redis.url} (files in {redis.data_dir}; set REDIS_URL to use "
                               "your own, or REDIS_URL=none for none)")
@@ -61,8 +67,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         fake = self._start_demo_upstream() if options["demo"] else None
         try:
-            call_command("migrate", verbosity=0, interactive=False)
-            call_command("ensure_admin_key")
+            if options["migrate"]:
+                call_command("migrate", verbosity=0, interactive=False)
+                call_command("ensure_admin_key")
             self.stdout.write(f"Serving on http://{options['host']}:{options['port']} with {options['server']} (Ctrl-C stops)")
             if options["workers"] > 1:
                 # Every worker writes its metrics where /metrics sums them (gateway_site/worker_metrics.py).
