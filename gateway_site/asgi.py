@@ -27,6 +27,7 @@ from apps.embeddings.urls import api_routes as embedding_routes  # noqa: E402
 from apps.stats.metrics import observe_request, unhandled_error  # noqa: E402
 from apps.stats.usage import aflush_all  # noqa: E402
 from gateway_site import events, runtime  # noqa: E402
+from gateway_site.access_log import json_access_log  # noqa: E402
 from gateway_site.front_door import FrontDoor, observe_unhandled_with  # noqa: E402
 
 
@@ -57,4 +58,5 @@ application = FrontDoor(
     max_body_bytes=lambda: settings.GATEWAY_MAX_BODY_BYTES,
     startup=startup,
     shutdown=shutdown,
+    access_log=json_access_log if settings.GATEWAY_ACCESS_LOG == "json" else None,
 )

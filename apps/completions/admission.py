@@ -55,9 +55,10 @@ async def admit(
         request.response_headers.update(await arate_limit_peek(key))
         if key.budgets:
             request.response_headers.update((await abudget_check(key, model="", reserve=False))[1])
+        request.describe = lambda: {"key_prefix": key.prefix}
         return Admission(key, None)
     outcome = Outcome(request_id=request.request_id, key=key, started=request.started)
-    request.on_finish = outcome.finish
+    request.on_finish, request.describe = outcome.finish, outcome.log_fields
     chat = None
     if parse is not None:
         try:

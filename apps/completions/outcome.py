@@ -51,6 +51,12 @@ class Outcome:
         """The front door's `on_finish` callback."""
         record_outcome(self, status=status, error=error)
 
+    def log_fields(self) -> dict[str, Any]:
+        """The request's `describe`: what the access log adds (gateway_site/access_log.py)."""
+        route = self.served_by or self.route
+        return {"key_prefix": self.key.prefix, "model": route.name if route else None,
+                "cache": self.cache or None, "stream": self.stream}
+
 
 def cost_usd(route: ModelRoute, prompt_tokens: int, completion_tokens: int) -> Decimal:
     cost = (prompt_tokens * route.input_price + completion_tokens * route.output_price) / 1_000_000

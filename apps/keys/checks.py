@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.checks import Warning, register
 
+from gateway_site import security_checks  # noqa: F401  (registers the console's deploy checks)
+
 
 @register()
 def check_redis(app_configs, **kwargs):

@@ -49,7 +49,8 @@ TIME_TO_FIRST_TOKEN = Histogram(
 RETRIES = Counter("gateway_retries_total", "Upstream attempts after the first", ["provider"])
 FALLBACKS = Counter("gateway_fallbacks_total", "Requests answered by a fallback model", ["from_model", "to_model"])
 CIRCUIT_STATE = Gauge(
-    "gateway_circuit_breaker_open", "1 while a provider's breaker is open or probing", ["provider"], multiprocess_mode="max"
+    "gateway_circuit_breaker_open", "1 while a provider's breaker is open or probing", ["provider"],
+    multiprocess_mode="livemax",  # a dead worker's value is dropped (gateway_site/worker_metrics.py)
 )
 BREAKER_PANICS = Counter(
     "gateway_circuit_breaker_panic_total",

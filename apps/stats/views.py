@@ -142,7 +142,9 @@ class MetricsView(APIView):
     renderer_classes = [_PlainTextRenderer]
     content_negotiation_class = _AnyAccept
 
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
+    # auth named here: derived from MetricsAuthentication, drf-spectacular would register the
+    # same two security schemes a second time under another identity (its W001 warning).
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, auth=[{"ApiKeyHeader": []}, {"BearerAuth": []}])
     def get(self, request):
         metrics.initialise_providers(configured_providers())
         body, content_type = metrics.render()

@@ -110,7 +110,7 @@ def test_it_shares_a_team_budget_between_its_keys(http):
 
 
 def test_it_charges_nothing_for_a_cache_hit(http):
-    api_key, key = key_create(name="ivan", budget_usd=Decimal("1"))
+    api_key, key = key_create(name="ivan", budget_usd=Decimal("1"), rpm=100_000)  # the test polls
     body = chat_body()
     first = http.post("/v1/chat/completions", json=body, headers={"X-API-Key": key})
     cost = wait_for(lambda: UsageRecord.objects.filter(api_key_id=api_key.pk).values_list("cost_usd", flat=True).first())

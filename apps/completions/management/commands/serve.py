@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from gateway_site.embedded_redis import EmbeddedRedis, die_with_parent, embedded_redis_wanted
+from gateway_site.worker_metrics import ENV_NAME as METRICS_DIR_ENV, SharedMetricsDirectory
 
 SERVERS = ("uvicorn", "granian", "daphne")
 
@@ -31,6 +32,11 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS", "1")))
         parser.add_argument("--server", choices=SERVERS, default=os.environ.get("GATEWAY_SERVER", "uvicorn"))
         parser.add_argument("--demo", action="store_true", help="point every provider at the local fake upstream")
+        # Replicas started together must not migrate at once: a deployment migrates in a job
+        # of its own first (deploy/, docs/deployment.md) and serves with GATEWAY_MIGRATE=0.
+        parser.add_argument("--no-migrate", dest="migrate", action="store_false",
+                            default=os.environ.get("GATEWAY_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
+                            help="serve without migrating or making a first admin key (GATEWAY_MIGRATE=0)")
 
     def execute(self, *args, **options):
         if embedded_redis_wanted():
@@ -41,6 +47,7 @@ class Command(BaseCommand):
         command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--host", options["host"],
                    "--port", str(options["port"]), "--workers", str(options["workers"]), "--server", options["server"]]
         command += ["--demo"] if options["demo"] else []
+        command += [] if options["migrate"] else ["--no-migrate"]
         with EmbeddedRedis(settings.GATEWAY_DATA_DIR / "redis") as redis:
             self.stdout.write(f"Embedded Redis at {redis.url} (files in {redis.data_dir}; set REDIS_URL to use "
                               "your own, or REDIS_URL=none for none)")
@@ -60,10 +67,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         fake = self._start_demo_upstream() if options["demo"] else None
         try:
-            call_command("migrate", verbosity=0, interactive=False)
-            call_command("ensure_admin_key")
+            if options["migrate"]:
+                call_command("migrate", verbosity=0, interactive=False)
+                call_command("ensure_admin_key")
             self.stdout.write(f"Serving on http://{options['host']}:{options['port']} with {options['server']} (Ctrl-C stops)")
-            self._serve(options)
+            if options["workers"] > 1:
+                # Every worker writes its metrics where /metrics sums them (gateway_site/worker_metrics.py).
+                with SharedMetricsDirectory(os.environ.get(METRICS_DIR_ENV)):
+                    self._serve(options)
+            else:
+                self._serve(options)
         finally:
             if fake is not None:
                 fake.stop()
@@ -85,8 +98,11 @@ class Command(BaseCommand):
         if options["server"] == "uvicorn":
             import uvicorn
 
+            # X-Forwarded-For/-Proto are believed only from GATEWAY_TRUSTED_PROXIES (uvicorn's
+            # default, 127.0.0.1, when unset): the client address and https come from them.
             uvicorn.run(app, host=host, port=port, workers=workers, loop="uvloop", http="httptools",
-                        lifespan="on", access_log=False, log_level="info")
+                        lifespan="on", access_log=False, log_level="info",
+                        forwarded_allow_ips=os.environ.get("GATEWAY_TRUSTED_PROXIES") or None)
         elif options["server"] == "granian":
             from granian import Granian
             from granian.constants import Interfaces, Loops
