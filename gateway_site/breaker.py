@@ -147,6 +147,11 @@ class Breakers:
         breaker = self._breakers.get(name)
         return breaker is not None and breaker.state != CLOSED
 
+    def state(self, name: str) -> str:
+        """"closed", "open" or "half_open"; closed for a name never used."""
+        breaker = self._breakers.get(name)
+        return breaker.state if breaker is not None else CLOSED
+
     def reset(self) -> None:
         self._breakers.clear()
 
