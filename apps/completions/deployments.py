@@ -233,8 +233,12 @@ async def _astarted(route: ModelRoute) -> None:
         runtime.part(LocalDeployments).started(route)
         return
     keys = redis_keys(route.deployment)
-    _START.send(await get_fast_redis(), (keys[0], keys[2]), (WINDOW_MS, route.rpm or 0, unique_token(), BUSY_TTL),
-                _redis_failed)
+    try:
+        client = await get_fast_redis()
+    except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
+        _redis_failed(exc)
+        return
+    _START.send(client, (keys[0], keys[2]), (WINDOW_MS, route.rpm or 0, unique_token(), BUSY_TTL), _redis_failed)
 
 
 async def _aended(route: ModelRoute, latency: float | None) -> None:
@@ -242,8 +246,12 @@ async def _aended(route: ModelRoute, latency: float | None) -> None:
         runtime.part(LocalDeployments).ended(route, latency)
         return
     sample = UNKNOWN_LATENCY if latency is None else int(latency * 1_000_000)
-    keys = redis_keys(route.deployment)
-    _END.send(await get_fast_redis(), keys[2:], (sample, LATENCY_WEIGHT, LATENCY_TTL), _redis_failed)
+    try:
+        client = await get_fast_redis()
+    except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
+        _redis_failed(exc)
+        return
+    _END.send(client, redis_keys(route.deployment)[2:], (sample, LATENCY_WEIGHT, LATENCY_TTL), _redis_failed)
 
 
 def record_deployment_tokens(route: ModelRoute, tokens: int) -> None:
