@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import ssl
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import hiredis
@@ -267,3 +269,32 @@ async def get_fast_redis() -> FastRedis:
 
 async def close_fast_redis() -> None:
     await runtime.part(FastRedisConnection).aclose()
+
+
+class LuaScript:
+    """A Lua script run by its SHA1 (EVALSHA), sent again in full after Redis lost its script
+    cache (a restart, SCRIPT FLUSH)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def aeval(self, client: FastRedis, keys: tuple[str, ...], args: tuple) -> Reply:
+        try:
+            return await client.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await client.execute("EVAL", self.source, len(keys), *keys, *args)
+
+    def send(self, client: FastRedis, keys: tuple[str, ...], args: tuple,
+             on_error: Callable[[BaseException], object]) -> None:
+        """Fire and forget, for a write nobody waits for: pipelined with whatever else this
+        loop tick sends; a failure goes to `on_error`."""
+
+        def done(future: asyncio.Future) -> None:
+            error = None if future.cancelled() else future.exception()
+            if isinstance(error, NoScriptError):
+                client.submit("EVAL", self.source, len(keys), *keys, *args).add_done_callback(done)
+            elif error is not None:
+                on_error(error)
+
+        client.submit("EVALSHA", self.sha, len(keys), *keys, *args).add_done_callback(done)

@@ -38,6 +38,7 @@ PROTOCOLS: tuple[str, ...] = typing.get_args(ProtocolName)
 # "local": served inside the gateway's own process (the bundled all-MiniLM-L6-v2), no URL, no key.
 LOCAL_PROTOCOL = "local"
 EMBEDDING_PROTOCOLS = ("openai", "gemini", LOCAL_PROTOCOL)  # Anthropic has no embeddings API
+RoutingName = Literal["weighted", "least-busy", "latency"]  # how a model picks among its deployments
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "gateway.yaml"
@@ -88,6 +89,13 @@ class ModelRoute:
     # Anthropic: the model has structured outputs (output_config.format, strict tools).
     # Older Claude models get a forced tool instead (see providers/anthropic.py).
     structured_outputs: bool = True
+    # A model with several deployments has one ModelRoute per deployment (same name, its own
+    # provider); `deployment` is then "<model>/<provider>", else "" (and the rest is unused).
+    deployment: str = ""
+    weight: float = 1.0
+    rpm: int | None = None  # the deployment's own quota, checked before sending to it
+    tpm: int | None = None
+    routing: str = "weighted"
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,9 @@ class GatewayConfig:
     rate_limits: RateLimitSettings
     digest: str  # identifies this exact config, e.g. in logs after a reload
     embedding_models: Mapping[str, EmbeddingRoute] = field(default_factory=dict)
+    # Models with several deployments: every deployment's route, in the file's order
+    # (`models` holds the first). Empty when no model has several: nothing extra to pay.
+    deployments: Mapping[str, tuple[ModelRoute, ...]] = field(default_factory=dict)
 
 
 # --- What the file may say --------------------------------------------------------------
@@ -227,8 +238,19 @@ class _Price(_Section):
     output_price: float = _setting(ModelRoute, "output_price", key="output", ge=0)
 
 
-class _Model(_Section):
+class _Deployment(_Section):
     provider: Annotated[str, _known("providers")]
+    upstream_model: str | None = None  # the model's upstream_model (or name) when absent
+    weight: float = _setting(ModelRoute, "weight", gt=0)
+    rpm: int | None = _setting(ModelRoute, "rpm", ge=1)
+    tpm: int | None = _setting(ModelRoute, "tpm", ge=1)
+
+
+class _Model(_Section):
+    # One of the two: `provider` (one deployment) or `deployments` (several).
+    provider: Annotated[str, _known("providers")] | None = None
+    deployments: list[_Deployment] | None = Field(None, min_length=1)
+    routing: RoutingName = _setting(ModelRoute, "routing")
     upstream_model: str | None = None  # the client's model name when absent
     price: Annotated[_Price, _Optional] = _Price()
     fallbacks: list[Annotated[str, _known("models")]] = []
@@ -311,17 +333,21 @@ def parse_config(raw: Any, environ: Mapping[str, str] = os.environ) -> GatewayCo
         file = _File.model_validate(dict(raw), context=context)
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
-    mistakes = [f"models.{name}.fallbacks: a model cannot fall back to itself" for name, model in file.models.items()
-                if name in model.fallbacks] + _misplaced_models(file)
-    if mistakes:
-        raise ConfigError(mistakes)
+    loops = [f"models.{name}.fallbacks: a model cannot fall back to itself" for name, model in file.models.items()
+             if name in model.fallbacks]
+    problems = loops + [problem for name, model in file.models.items() for problem in _deployment_problems(name, model)]
+    problems += _misplaced_models(file)
+    if problems:
+        raise ConfigError(problems)
     providers = {name: _provider(name, data, file.defaults, environ) for name, data in file.providers.items()}
-    models = {name: _route(name, data, providers) for name, data in file.models.items()}
+    routes = {name: _routes(name, data, providers) for name, data in file.models.items()}
+    models = {name: deployments[0] for name, deployments in routes.items()}
+    deployments = {name: tuple(found) for name, found in routes.items() if len(found) > 1}
     embedding_models = {name: _embedding_route(name, data, providers) for name, data in file.embedding_models.items()}
     digest = hashlib.sha256(repr(sorted(raw.items(), key=str)).encode()).hexdigest()[:12]
     return GatewayConfig(providers=providers, models=models, cache=_cache(file.cache),
                          rate_limits=RateLimitSettings(**file.rate_limits.model_dump()), digest=digest,
-                         embedding_models=embedding_models)
+                         embedding_models=embedding_models, deployments=deployments)
 
 
 def _misplaced_models(file: _File) -> list[str]:
@@ -329,7 +355,7 @@ def _misplaced_models(file: _File) -> list[str]:
     embeddings API, names used in both sections, dimensions out of order."""
     protocol = {name: provider.protocol for name, provider in file.providers.items()}
     mistakes = [f"models.{name}.provider: {model.provider} serves embedding models only"
-                for name, model in file.models.items() if protocol[model.provider] == LOCAL_PROTOCOL]
+                for name, model in file.models.items() if model.provider and protocol[model.provider] == LOCAL_PROTOCOL]
     for name, model in file.embedding_models.items():
         if protocol[model.provider] not in EMBEDDING_PROTOCOLS:
             mistakes.append(f"embedding_models.{name}.provider: the {protocol[model.provider]} protocol has no embeddings")
@@ -353,12 +379,28 @@ def _provider(name: str, data: _Provider, defaults: _Reliability, environ: Mappi
     )
 
 
-def _route(name: str, data: _Model, providers: Mapping[str, ProviderSettings]) -> ModelRoute:
-    return ModelRoute(
-        name=name, provider=providers[data.provider], upstream_model=data.upstream_model or name,
-        fallbacks=tuple(data.fallbacks), max_tokens_default=data.max_tokens_default,
-        structured_outputs=data.structured_outputs, **data.price.model_dump(),
-    )
+def _deployment_problems(name: str, model: _Model) -> list[str]:
+    where = f"models.{name}"
+    if (model.provider is None) == (model.deployments is None):
+        return [f"{where}: give either provider or deployments (a list of providers), not both nor neither"]
+    named = [deployment.provider for deployment in model.deployments or ()]
+    twice = sorted({provider for provider in named if named.count(provider) > 1})
+    # A deployment is known by its provider: its breaker, its quota and its counters.
+    return [f"{where}.deployments: provider {provider} is listed twice" for provider in twice]
+
+
+def _routes(name: str, data: _Model, providers: Mapping[str, ProviderSettings]) -> list[ModelRoute]:
+    common = dict(name=name, fallbacks=tuple(data.fallbacks), max_tokens_default=data.max_tokens_default,
+                  structured_outputs=data.structured_outputs, **data.price.model_dump())
+    upstream_model = data.upstream_model or name
+    if data.deployments is None:
+        return [ModelRoute(provider=providers[data.provider], upstream_model=upstream_model, **common)]
+    return [
+        ModelRoute(provider=providers[deployment.provider], upstream_model=deployment.upstream_model or upstream_model,
+                   deployment=f"{name}/{deployment.provider}", weight=deployment.weight, rpm=deployment.rpm,
+                   tpm=deployment.tpm, routing=data.routing, **common)
+        for deployment in data.deployments
+    ]
 
 
 def _embedding_route(name: str, data: _EmbeddingModel, providers: Mapping[str, ProviderSettings]) -> EmbeddingRoute:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from apps.completions.deployments import record_deployment_tokens
 from apps.completions.providers.types import ModelRoute
 from apps.keys.budgets import SpendHold, record_spend
 from apps.keys.limiter import record_tokens
@@ -112,6 +113,8 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
     )
     if not outcome.cache:  # answers from a cache cost no upstream tokens, so they do not count
         record_tokens(outcome.key, prompt_tokens + completion_tokens)
+        if route is not None and route.tpm:
+            record_deployment_tokens(route, prompt_tokens + completion_tokens)
 
 
 @functools.lru_cache(maxsize=512)

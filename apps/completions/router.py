@@ -164,8 +164,8 @@ class _Run(Generic[T]):
             except AttemptFailure as failure:
                 metrics.UPSTREAM_ERRORS.labels(provider.name, failure.reason).inc()
                 self.last_error = failure.error
-                if not _should_retry(failure, route, retry, breaker):
-                    return None
+                if self._sibling_follows(position) or not _should_retry(failure, route, retry, breaker):
+                    return None  # another deployment of this model takes it at once, without backoff
                 delay = backoff_delay(route, retry, failure.retry_after)
                 if asyncio.get_running_loop().time() + delay >= self.deadline:
                     raise _deadline_passed(route) from None  # waiting would outlast the request
@@ -176,10 +176,14 @@ class _Run(Generic[T]):
                     raise
                 self.last_error = error  # this fallback cannot take the request; try the next one
                 return None
-            if position:
+            if route.name != self.routes[0].name:
                 metrics.FALLBACKS.labels(self.routes[0].name, route.name).inc()
             return result, RouteOutcome(route=route, attempts=self.attempts)
         return None
+
+    def _sibling_follows(self, position: int) -> bool:
+        following = self.routes[position + 1] if position + 1 < len(self.routes) else None
+        return following is not None and bool(following.deployment) and following.name == self.routes[position].name
 
 
 async def _attempt_once(

@@ -16,6 +16,7 @@ import orjson
 
 from apps.cache.replay import replay_as_stream
 from apps.cache.services import CachedAnswer, acache_lookup, cache_store
+from apps.completions.deployments import aplan_routes, tracked
 from apps.completions.failures import upstream_failure
 from apps.completions.outcome import Outcome
 from apps.completions.providers import base
@@ -45,20 +46,23 @@ async def achat_completion(chat: ChatRequest, outcome: Outcome) -> ChatResponse:
     if cached is not None:
         return _cached_response(chat, cached, outcome)
     routes = candidate_routes(chat.route, chat.key, chat.config)
+    if chat.config.deployments:  # some model has several deployments (else nothing to pay)
+        routes = await aplan_routes(routes, chat.config)
     deadline = request_deadline(chat, outcome)
-    if chat.stream:
-        start, result = await arun_with_fallbacks(routes, lambda route: _attempt_stream(chat, route), deadline=deadline)
-    else:
-        attempt = lambda route: _attempt_json(chat, route)  # noqa: E731
-        (completion, body), result = await arun_with_fallbacks(routes, attempt, deadline=deadline)
+    attempt = (lambda route: _attempt_stream(chat, route)) if chat.stream else (lambda route: _attempt_json(chat, route))
+    if chat.config.deployments:
+        attempt = tracked(attempt)
+    answer, result = await arun_with_fallbacks(routes, attempt, deadline=deadline)
     outcome.served_by, outcome.attempts = result.route, result.attempts
     headers = {"X-Cache": "MISS"}
-    if result.route is not chat.route:
+    fallback = result.route.name != chat.route.name  # another deployment of the same model is no fallback
+    if fallback:
         headers["X-Gateway-Fallback-Model"] = result.route.name
     if chat.stream:
-        return ChatResponse(headers=headers, stream=relay_stream(chat, start, outcome))
+        return ChatResponse(headers=headers, stream=relay_stream(chat, answer, outcome))
+    completion, body = answer
     outcome.usage = completion.get("usage")
-    if result.route is chat.route:  # a fallback model's answer is not cached as the requested model's
+    if not fallback:  # a fallback model's answer is not cached as the requested model's
         cache_store(chat.cache, completion)  # returns at once: the writes run after the response
     return ChatResponse(headers=headers, body=body)
 

@@ -63,6 +63,20 @@ def check_providers() -> dict[str, str]:
     return result
 
 
+def check_deployments() -> dict[str, list[dict[str, str]]]:
+    """Models with several deployments: each deployment's provider and breaker state."""
+    try:
+        deployments = get_config().deployments
+    except ConfigError:
+        return {}
+    breakers = provider_breakers()
+    return {
+        model: [{"provider": route.provider.name, "upstream_model": route.upstream_model,
+                 "breaker": breakers.state(route.provider.name)} for route in routes]
+        for model, routes in deployments.items()
+    }
+
+
 def overall_health() -> tuple[str, dict]:
     database = check_database()
     redis_state = check_redis()
@@ -74,6 +88,9 @@ def overall_health() -> tuple[str, dict]:
     else:
         status = "healthy"
     services = {"redis": redis_state, "database": database, "providers": providers}
+    deployments = check_deployments()
+    if deployments:
+        services["deployments"] = deployments
     semantic = _semantic_cache_state()
     if semantic is not None:
         services["semantic_cache"] = semantic

@@ -52,6 +52,9 @@ CIRCUIT_STATE = Gauge(
     "gateway_circuit_breaker_open", "1 while a provider's breaker is open or probing", ["provider"],
     multiprocess_mode="livemax",  # a dead worker's value is dropped (gateway_site/worker_metrics.py)
 )
+DEPLOYMENT_SKIPPED = Counter(
+    "gateway_deployment_quota_skips_total", "Times a deployment was passed over at its own rpm/tpm quota", ["deployment"]
+)
 BREAKER_PANICS = Counter(
     "gateway_circuit_breaker_panic_total",
     "Attempts sent to a provider with an open breaker because every candidate's breaker was open", ["provider"],

@@ -107,6 +107,7 @@ def instance_of(schema: Any, root: Any = None) -> Any:
             return instance_of(schema[key][0], root)
     kind = schema.get("type")
     kind = kind[0] if isinstance(kind, list) else kind
+    kind = kind.lower() if isinstance(kind, str) else kind  # Gemini's responseSchema: "OBJECT"
     if kind == "object":
         return {name: instance_of(sub, root) for name, sub in (schema.get("properties") or {}).items()}
     if kind == "array":

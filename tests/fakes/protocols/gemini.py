@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import Answer, Conversation, ProviderProtocol, count_words, json_response, need, sse_data
+from .base import Answer, Conversation, ProviderProtocol, count_words, instance_of, json_response, need, sse_data
 
 # C4 / google.rpc status names per HTTP status.
 _STATUS_NAMES = {
@@ -52,6 +52,26 @@ def _first_tool(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _forced_tool(body: dict[str, Any]) -> tuple[str | None, Any]:
+    """functionCallingConfig mode ANY with one allowedFunctionNames: that function is called,
+    with arguments built from its parameters' schema."""
+    config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    names = config.get("allowedFunctionNames") or []
+    if config.get("mode") != "ANY" or len(names) != 1:
+        return None, None
+    declarations = (d for tool in body.get("tools") or () for d in tool.get("functionDeclarations") or ())
+    declared = next((d for d in declarations if d.get("name") == names[0]), {})
+    schema = declared.get("parametersJsonSchema") or declared.get("parameters") or {"type": "object"}
+    return names[0], instance_of(schema)
+
+
+def _json_answer(body: dict[str, Any]) -> Any:
+    """generationConfig responseJsonSchema (or responseSchema): the answer, built from it."""
+    config = body.get("generationConfig") or {}
+    schema = config.get("responseJsonSchema") or config.get("responseSchema")
+    return instance_of(schema) if schema is not None else None
+
+
 class GeminiProtocol(ProviderProtocol):
     name = "gemini"
 
@@ -72,6 +92,7 @@ class GeminiProtocol(ProviderProtocol):
         system = body.get("systemInstruction") or body.get("system_instruction") or {}
         texts, _ = _part_texts(system.get("parts"))
         has_response, last_user = False, ""
+        forced_tool, forced_input = _forced_tool(body)
         for content in contents:
             role = content.get("role")
             need(role in (None, "user", "model"), "Please use a valid role: user, model.")
@@ -85,6 +106,9 @@ class GeminiProtocol(ProviderProtocol):
             prompt_tokens=count_words(texts),
             tool_name=_first_tool(body),
             ends_with_tool_result=has_response,
+            forced_tool=forced_tool,
+            forced_input=forced_input,
+            json_answer=_json_answer(body),
         )
 
     def error_response(
@@ -128,7 +152,8 @@ def _parts(answer: Answer) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = [{"text": answer.text}] if answer.text else []
     if answer.tool_name:
         # functionCall.id is often absent upstream (C2), so the fake leaves it out.
-        parts += [{"functionCall": {"name": answer.tool_name, "args": {"city": "Oslo"}}}] * answer.tool_calls
+        args = {"city": "Oslo"} if answer.tool_input is None else answer.tool_input
+        parts += [{"functionCall": {"name": answer.tool_name, "args": args}}] * answer.tool_calls
     return parts
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -14,6 +15,8 @@ from .base import (
     Conversation,
     ProviderProtocol,
     count_words,
+    instance_of,
+    json_fragments,
     json_response,
     need,
     sse_data,
@@ -65,11 +68,32 @@ def _usage(conv: Conversation, answer: Answer) -> dict[str, Any]:
 
 
 def _tool_call(answer: Answer) -> dict[str, Any]:
+    arguments = TOOL_ARGS if answer.tool_input is None else json.dumps(answer.tool_input)
     return {
         "id": f"call_fake{answer.request_number}",
         "type": "function",
-        "function": {"name": answer.tool_name, "arguments": TOOL_ARGS},
+        "function": {"name": answer.tool_name, "arguments": arguments},
     }
+
+
+def _forced_tool(body: dict[str, Any]) -> tuple[str | None, Any]:
+    """tool_choice {"type": "function", "function": {"name": N}}: N is called, with
+    arguments built from its parameters' schema."""
+    choice = body.get("tool_choice")
+    name = ((choice.get("function") or {}).get("name")) if isinstance(choice, dict) else None
+    if name is None:
+        return None, None
+    functions = (tool.get("function") or {} for tool in body.get("tools") or ())
+    schema = next((function.get("parameters") for function in functions if function.get("name") == name), None)
+    return name, instance_of(schema or {"type": "object"})
+
+
+def _json_answer(body: dict[str, Any]) -> Any:
+    """response_format json_schema: the answer, built from the schema."""
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") != "json_schema":
+        return None
+    return instance_of((response_format.get("json_schema") or {}).get("schema") or {"type": "object"})
 
 
 class OpenAIProtocol(ProviderProtocol):
@@ -97,6 +121,7 @@ class OpenAIProtocol(ProviderProtocol):
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
         )
         texts, last_user = [], ""
+        forced_tool, forced_input = _forced_tool(body)
         for index, message in enumerate(messages):
             role = message.get("role")
             need(role in _ROLES, f"Invalid value: {role!r} at messages[{index}].role")
@@ -111,6 +136,9 @@ class OpenAIProtocol(ProviderProtocol):
             tool_name=_first_tool(body),
             ends_with_tool_result=messages[-1].get("role") in ("tool", "function"),
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+            forced_tool=forced_tool,
+            forced_input=forced_input,
+            json_answer=_json_answer(body),
         )
 
     def error_response(
@@ -188,7 +216,7 @@ def _tool_deltas(answer: Answer, chunk: Any) -> list[bytes]:
     first["index"] = 0
     first["function"] = {"name": answer.tool_name, "arguments": ""}
     events = [chunk({"tool_calls": [first]})]
-    for fragment in TOOL_ARG_FRAGMENTS:
+    for fragment in TOOL_ARG_FRAGMENTS if answer.tool_input is None else json_fragments(answer.tool_input):
         events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]}))
     return events
 
