@@ -6,6 +6,7 @@ and the lifespan hooks: start-up installs a fresh per-process runtime; shutdown 
 buffered usage records and closes the runtime's connections.
 """
 
+import asyncio
 import gc
 import os
 
@@ -16,7 +17,8 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
 
-from apps.completions.urls import api_routes  # noqa: E402  (the apps need Django set up)
+from apps.cache.semantic import awarm_up as awarm_up_semantic_cache  # noqa: E402  (the apps need Django set up)
+from apps.completions.urls import api_routes  # noqa: E402
 from apps.stats.metrics import observe_request, unhandled_error  # noqa: E402
 from apps.stats.usage import aflush_all  # noqa: E402
 from gateway_site import events, runtime  # noqa: E402
@@ -30,6 +32,9 @@ async def startup() -> None:
     gc.freeze()
     # Hear key revocations and config reloads from the first moment, not the first request.
     events.ensure_listener()
+    # Connect to the embedding service and read the verifier's dictionary now, not in the
+    # first lookups' budgets (in the background: start-up is not held by either).
+    asyncio.get_running_loop().create_task(awarm_up_semantic_cache())
 
 
 async def shutdown() -> None:

@@ -119,6 +119,13 @@ TEMPLATES = [
 # The embedded servers' files: var/pgdata, var/redis.
 GATEWAY_DATA_DIR = Path(env_str("GATEWAY_DATA_DIR", str(BASE_DIR / "var")))
 
+# The embedding service the semantic cache asks for vectors (`manage.py embedder`, started by
+# `manage.py serve`): unix:///path/to.sock, or tcp://host:port for a sidecar.
+GATEWAY_EMBEDDER_URL = env_str("GATEWAY_EMBEDDER_URL", f"unix://{GATEWAY_DATA_DIR / 'embedder.sock'}")
+# How long /health/ready says "warming" while the embedder loads, before it reports ready with
+# the semantic cache skipped (a dead embedder costs the semantic cache, never the gateway).
+GATEWAY_EMBEDDER_WARMUP_TIMEOUT = float(env_str("GATEWAY_EMBEDDER_WARMUP_TIMEOUT", "60"))
+
 DATABASE_URL = env_str("DATABASE_URL")
 EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE:
