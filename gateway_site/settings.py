@@ -124,6 +124,9 @@ GATEWAY_DATA_DIR = Path(env_str("GATEWAY_DATA_DIR", str(BASE_DIR / "var")))
 GATEWAY_EMBEDDER_URL = env_str("GATEWAY_EMBEDDER_URL", f"unix://{GATEWAY_DATA_DIR / 'embedder.sock'}")
 # How long /health/ready says "warming" while the embedder loads, before it reports ready with
 # the semantic cache skipped (a dead embedder costs the semantic cache, never the gateway).
+# How long a semantic lookup waits for its vector (one embed takes ~5-7 ms); past it, or when
+# the service says it cannot make it, the lookup is skipped and counted.
+GATEWAY_SEMANTIC_LOOKUP_BUDGET = env_int("GATEWAY_SEMANTIC_LOOKUP_BUDGET_MS", 25) / 1000
 GATEWAY_EMBEDDER_WARMUP_TIMEOUT = float(env_str("GATEWAY_EMBEDDER_WARMUP_TIMEOUT", "60"))
 
 DATABASE_URL = env_str("DATABASE_URL")

@@ -123,9 +123,9 @@ class EmbedderClient:
                 self.address.url, exc.__class__.__name__,
             )
             return
-        self.reader_task = asyncio.get_running_loop().create_task(self._read_replies(reader))
+        self.reader_task = asyncio.get_running_loop().create_task(self._read_replies(reader, self.writer))
 
-    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+    async def _read_replies(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 request_id, status, vector = await read_frame(reader)
@@ -135,8 +135,10 @@ class EmbedderClient:
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
         finally:
-            self.failed_at = time.monotonic()
-            self.writer = None
+            # The next request connects anew (a restarted service is found at once); only a
+            # failed connection attempt waits RETRY_AFTER.
+            if self.writer is writer:
+                self.writer = None
             for future in self.waiting.values():
                 if not future.done():
                     future.set_exception(ConnectionError("embedding service closed the connection"))

@@ -1,7 +1,7 @@
 """The semantic cache: answers found by the meaning of the final user message.
 
 A lookup embeds the final user message (the machine's embedding service, within a budget
-of LOOKUP_BUDGET; when it is busy, warming or down the lookup is skipped and counted),
+of GATEWAY_SEMANTIC_LOOKUP_BUDGET_MS; when it is busy, warming or down the lookup is skipped and counted),
 asks Postgres for the nearest stored questions *within the same scope and namespace*,
 and serves one only if verifier.same_meaning accepts it: cosine alone cannot tell
 "Celsius to Fahrenheit" from "Fahrenheit to Celsius". The scope (every other part of the
@@ -48,7 +48,6 @@ logger = logging.getLogger("gateway.cache")
 TABLE = SemanticCacheEntry._meta.db_table
 CANDIDATES = 4  # the nearest few: a near-miss may sit closer than the true paraphrase
 QUERY_BUDGET = 0.25  # seconds; the query takes 2-4 ms, a stalled database must not hold requests
-LOOKUP_BUDGET = 0.025  # seconds a lookup waits for its vector (one embed takes ~5-7 ms)
 STORE_BUDGET = 2.0  # a store waits in the service's queue behind the lookups
 MAX_QUEUED_STORES = 1000
 STORE_CONCURRENCY = 16  # stores embedded and inserted at a time (one service batch)
@@ -228,7 +227,7 @@ async def aembed_query(query: SemanticQuery, *, budget: float) -> bool:
 
 
 async def alookup(query: SemanticQuery) -> SemanticHit | None:
-    if not await aembed_query(query, budget=LOOKUP_BUDGET):
+    if not await aembed_query(query, budget=settings.GATEWAY_SEMANTIC_LOOKUP_BUDGET):
         return None
     metrics.SEMANTIC_LOOKUPS.inc()
     try:
