@@ -25,6 +25,9 @@ from gateway_site import events, runtime  # noqa: E402
 from gateway_site.front_door import FrontDoor, observe_unhandled_with  # noqa: E402
 
 
+_background: set[asyncio.Task] = set()  # asyncio keeps only weak references to tasks
+
+
 async def startup() -> None:
     runtime.install(runtime.Runtime())
     # Everything loaded so far lives as long as the process: keep the garbage collector
@@ -34,7 +37,7 @@ async def startup() -> None:
     events.ensure_listener()
     # Connect to the embedding service and read the verifier's dictionary now, not in the
     # first lookups' budgets (in the background: start-up is not held by either).
-    asyncio.get_running_loop().create_task(awarm_up_semantic_cache())
+    _background.add(asyncio.get_running_loop().create_task(awarm_up_semantic_cache()))
 
 
 async def shutdown() -> None:

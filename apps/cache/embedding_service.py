@@ -33,6 +33,7 @@ from apps.cache.embedding_protocol import (
 logger = logging.getLogger("gateway.embedder")
 
 MAX_QUEUED = 256  # texts waiting; ~1 s of work: beyond it, answering "saturated" is kinder
+MAX_BATCH_SECONDS = 0.012  # a lookup arriving behind a batch of stores waits at most about this
 FIRST_COST_GUESS = 0.006  # seconds per text until measured (ONNX, one core, short texts)
 MAX_TEXT_CHARS = 8192  # the model reads 256 tokens; longer texts are cut by the tokenizer anyway
 
@@ -132,11 +133,14 @@ class EmbeddingService:
 
     def _next_batch(self) -> list[_Job]:
         """The queued jobs whose callers still wait, earliest deadline first, as many as can
-        be encoded before the first of them stops waiting (at least one)."""
+        be encoded before the first of them stops waiting, and no longer than
+        MAX_BATCH_SECONDS (at least one): one text costs nearly the same alone as in a
+        batch on ONNX (docs/benchmarks.md), so long batches only make lookups wait."""
         now, batch = time.monotonic(), []
         while self.queue and len(batch) < embedder.MAX_BATCH:
             job = self.queue[0]
-            if batch and now + (len(batch) + 1) * self.cost_per_text > batch[0].deadline:
+            finish = now + (len(batch) + 1) * self.cost_per_text
+            if batch and finish > min(batch[0].deadline, now + MAX_BATCH_SECONDS):
                 break
             heapq.heappop(self.queue)
             if now + self.cost_per_text > job.deadline:
