@@ -116,9 +116,10 @@ class TorchModel:
 
 
 def onnx_dir() -> Path:
-    from django.conf import settings
-
-    return Path(os.environ.get("GATEWAY_EMBEDDER_MODEL_DIR") or settings.GATEWAY_DATA_DIR / "embedder")
+    """$GATEWAY_DATA_DIR/embedder, read from the environment as settings.py does: offline
+    tools (bench/semantic_eval.py) use this module without Django."""
+    data_dir = os.environ.get("GATEWAY_DATA_DIR") or Path(__file__).resolve().parents[2] / "var"
+    return Path(os.environ.get("GATEWAY_EMBEDDER_MODEL_DIR") or Path(data_dir) / "embedder")
 
 
 def onnx_file() -> Path:

@@ -16,6 +16,7 @@ import socket
 import time
 from array import array
 
+import msgpack
 from django.conf import settings
 
 from apps.cache.embedding_protocol import OK, WARMING, Address, frame, parse_address, read_frame
@@ -176,8 +177,6 @@ def probe(timeout: float = CONNECT_TIMEOUT) -> str:
             sock.connect(target)
             sock.sendall(frame([0, None, timeout * 1000]))
             header = _recv_exactly(sock, 4)
-            import msgpack
-
             _, status, _ = msgpack.unpackb(_recv_exactly(sock, int.from_bytes(header, "big")), raw=False)
             return status if status in (OK, WARMING) else "unavailable"
     except (OSError, ValueError):
