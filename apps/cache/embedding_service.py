@@ -48,8 +48,10 @@ class _Job:
 
 
 class EmbeddingService:
-    def __init__(self, address: Address, *, backend: str | None = None, max_queued: int = MAX_QUEUED) -> None:
+    def __init__(self, address: Address, *, backend: str | None = None, max_queued: int = MAX_QUEUED,
+                 max_batch_seconds: float = MAX_BATCH_SECONDS) -> None:
         self.address = address
+        self.max_batch_seconds = max_batch_seconds
         self.backend = backend
         self.max_queued = max_queued
         self.ready = False
@@ -140,7 +142,7 @@ class EmbeddingService:
         while self.queue and len(batch) < embedder.MAX_BATCH:
             job = self.queue[0]
             finish = now + (len(batch) + 1) * self.cost_per_text
-            if batch and finish > min(batch[0].deadline, now + MAX_BATCH_SECONDS):
+            if batch and finish > min(batch[0].deadline, now + self.max_batch_seconds):
                 break
             heapq.heappop(self.queue)
             if now + self.cost_per_text > job.deadline:
