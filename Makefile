@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-nodeps.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install chromium run demo test bench bench-cache bench-stats bench-semantic bench-embeddings migrate clean
+.PHONY: install chromium run demo test bench bench-cache bench-stats bench-semantic bench-semantic-load bench-embeddings migrate clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-embeddings: install
 # PAWS_PATH=... adds the PAWS-Wiki sample (not shipped; docs/semantic-cache.md).
 bench-semantic: install
 	$(PY) bench/semantic_eval.py
+
+# The shared embedding service under semantic-eligible load, 2 workers (docs/benchmarks.md).
+bench-semantic-load: install
+	$(PY) bench/semantic_load.py
 
 clean:
 	rm -rf $(VENV) var

@@ -1,5 +1,5 @@
 """Cache benchmark: exact-cache hits vs. misses through the served gateway (wrk), and the
-semantic lookup (embed + nearest-neighbour query) in process.
+semantic lookup (embed by the running embedding service, `manage.py embedder`, + nearest-neighbour query).
 
     .venv/bin/python bench/cache_bench.py [--seconds 8] [--skip-semantic]
 
@@ -124,14 +124,16 @@ async def _time_lookups(queries, rounds: int) -> tuple[float, float, float]:
     from asgiref.sync import sync_to_async
 
     from apps.cache import semantic
-    from apps.cache.embedder import aembed
+    from apps.cache.embedding_client import EmbedderClient
+
+    client = EmbedderClient()
 
     embed_ms, query_ms, total_ms = [], [], []
     for index in range(rounds):
         query = queries[index % len(queries)]
         query.embedding = None
         started = time.perf_counter()
-        query.embedding = await aembed(query.text)
+        query.embedding = await client.aembed(query.text, budget=1.0)
         embedded = time.perf_counter()
         await sync_to_async(semantic._find, thread_sensitive=False)(query)
         done = time.perf_counter()
@@ -159,7 +161,8 @@ def semantic_section(rows: int, rounds: int) -> None:
     _setup_django()
     from django.db import connection
 
-    from apps.cache.embedder import embed_sync
+    from django.conf import settings
+
     from apps.cache.models import SemanticCacheEntry
     from apps.cache.policy import SemanticQuery
 
@@ -173,7 +176,10 @@ def semantic_section(rows: int, rounds: int) -> None:
         cursor.execute(f"ANALYZE {SemanticCacheEntry._meta.db_table}")  # the planner's row estimates
     print(f"# semantic lookup: {rows + 3} filler entries, {rows // 2} of them in one hot scope; inserted in "
           f"{time.perf_counter() - started:.1f} s; {rounds} lookups per case\n")
-    embed_sync(["warm up"])
+    from apps.cache.semantic import wait_for_embedder
+
+    if not wait_for_embedder(timeout=10):
+        raise SystemExit(f"no embedding service at {settings.GATEWAY_EMBEDDER_URL}: start `manage.py embedder` first")
     texts = ["How do I reverse a list in Python?", "What is the capital of Australia?", "Convert 100 Celsius to Fahrenheit",
              "Write a haiku about autumn", "Explain TCP slow start in two sentences"]
     try:

@@ -7,6 +7,7 @@ and the lifespan hooks: start-up installs a fresh per-process runtime; shutdown 
 buffered usage records and closes the runtime's connections.
 """
 
+import asyncio
 import gc
 import os
 
@@ -21,7 +22,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from apps.completions.urls import api_routes  # noqa: E402  (the apps need Django set up)
+from apps.cache.semantic import awarm_up as awarm_up_semantic_cache  # noqa: E402  (the apps need Django set up)
+from apps.completions.urls import api_routes  # noqa: E402
 from apps.console.routing import websocket_urlpatterns  # noqa: E402
 from apps.embeddings.urls import api_routes as embedding_routes  # noqa: E402
 from apps.stats.metrics import observe_request, unhandled_error  # noqa: E402
@@ -31,6 +33,9 @@ from gateway_site.access_log import json_access_log  # noqa: E402
 from gateway_site.front_door import FrontDoor, observe_unhandled_with  # noqa: E402
 
 
+_background: set[asyncio.Task] = set()  # asyncio keeps only weak references to tasks
+
+
 async def startup() -> None:
     runtime.install(runtime.Runtime())
     # Everything loaded so far lives as long as the process: keep the garbage collector
@@ -38,6 +43,9 @@ async def startup() -> None:
     gc.freeze()
     # Hear key revocations and config reloads from the first moment, not the first request.
     events.ensure_listener()
+    # Connect to the embedding service and read the verifier's dictionary now, not in the
+    # first lookups' budgets (in the background: start-up is not held by either).
+    _background.add(asyncio.get_running_loop().create_task(awarm_up_semantic_cache()))
 
 
 async def shutdown() -> None:

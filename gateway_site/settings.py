@@ -145,6 +145,16 @@ SECURE_HSTS_SECONDS = env_int("GATEWAY_HSTS_SECONDS", 31_536_000) if GATEWAY_HTT
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("GATEWAY_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("GATEWAY_HSTS_PRELOAD", False)
 
+# The embedding service the semantic cache asks for vectors (`manage.py embedder`, started by
+# `manage.py serve`): unix:///path/to.sock, or tcp://host:port for a sidecar.
+GATEWAY_EMBEDDER_URL = env_str("GATEWAY_EMBEDDER_URL", f"unix://{GATEWAY_DATA_DIR / 'embedder.sock'}")
+# How long /health/ready says "warming" while the embedder loads, before it reports ready with
+# the semantic cache skipped (a dead embedder costs the semantic cache, never the gateway).
+# How long a semantic lookup waits for its vector (one embed takes ~5-7 ms); past it, or when
+# the service says it cannot make it, the lookup is skipped and counted.
+GATEWAY_SEMANTIC_LOOKUP_BUDGET = env_int("GATEWAY_SEMANTIC_LOOKUP_BUDGET_MS", 25) / 1000
+GATEWAY_EMBEDDER_WARMUP_TIMEOUT = float(env_str("GATEWAY_EMBEDDER_WARMUP_TIMEOUT", "60"))
+
 DATABASE_URL = env_str("DATABASE_URL")
 EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE and GATEWAY_CONTAINER:  # its files would vanish with the container

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -13,6 +16,7 @@ from gateway_site.embedded_redis import configured_redis_url
 from tests.fakes.runner import FakeUpstream
 
 REQUIRE_SERVICES = os.environ.get("GATEWAY_REQUIRE_SERVICES") == "1"
+NO_DATABASE = "postgresql://nobody@127.0.0.1:9/none"  # the embedding service opens no database
 
 
 def needs_redis() -> str:
@@ -71,6 +75,31 @@ def expired_key(db) -> str:
     api_key.expires_at = timezone.now() - dt.timedelta(seconds=1)
     api_key.save()
     return raw
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedding_service(tmp_path_factory):
+    """The session's embedding service (`manage.py embedder` on a private socket), started at
+    once and not waited for: tests that need vectors wait with semantic.wait_for_embedder().
+    Served gateways inherit its address through the environment."""
+    from django.conf import settings
+
+    url = f"unix://{tmp_path_factory.mktemp('embedder') / 'embedder.sock'}"
+    log = open(tmp_path_factory.getbasetemp() / "embedder.log", "w")
+    process = subprocess.Popen([sys.executable, "manage.py", "embedder", "--url", url],
+                               cwd=Path(__file__).resolve().parents[1], stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "DATABASE_URL": NO_DATABASE, "REDIS_URL": "none"})
+    previous = settings.GATEWAY_EMBEDDER_URL, settings.GATEWAY_SEMANTIC_LOOKUP_BUDGET
+    os.environ["GATEWAY_EMBEDDER_URL"] = settings.GATEWAY_EMBEDDER_URL = url
+    # Several suites share two cores: a lookup must not be skipped because the machine is
+    # busy (the overload tests set their own budgets).
+    os.environ["GATEWAY_SEMANTIC_LOOKUP_BUDGET_MS"] = "2000"
+    settings.GATEWAY_SEMANTIC_LOOKUP_BUDGET = 2.0
+    yield url
+    settings.GATEWAY_EMBEDDER_URL, settings.GATEWAY_SEMANTIC_LOOKUP_BUDGET = previous
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
 
 
 @pytest.fixture(scope="session")

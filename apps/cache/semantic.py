@@ -1,6 +1,7 @@
 """The semantic cache: answers found by the meaning of the final user message.
 
-A lookup embeds the final user message (embedder.aembed, off the event loop, batched),
+A lookup embeds the final user message (the machine's embedding service, within a budget
+of GATEWAY_SEMANTIC_LOOKUP_BUDGET_MS; when it is busy, warming or down the lookup is skipped and counted),
 asks Postgres for the nearest stored questions *within the same scope and namespace*,
 and serves one only if verifier.same_meaning accepts it: cosine alone cannot tell
 "Celsius to Fahrenheit" from "Fahrenheit to Celsius". The scope (every other part of the
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import logging
-import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -26,16 +27,17 @@ from typing import Any
 
 import orjson
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from apps.cache import counters, tasks
-from apps.cache import embedder
-from apps.cache.embedder import aembed
+from apps.cache.embedding_client import EmbedderClient, EmbedSkipped, probe
 from apps.cache.models import SemanticCacheEntry
 from apps.cache.policy import SemanticQuery
 from apps.cache.verifier import same_meaning
 from apps.cache.wording import word_frequencies
+from apps.stats import metrics
 from gateway_site import runtime
 from gateway_site.db import close_stale_connection
 from gateway_site.gateway_config import get_config
@@ -46,8 +48,10 @@ logger = logging.getLogger("gateway.cache")
 TABLE = SemanticCacheEntry._meta.db_table
 CANDIDATES = 4  # the nearest few: a near-miss may sit closer than the true paraphrase
 QUERY_BUDGET = 0.25  # seconds; the query takes 2-4 ms, a stalled database must not hold requests
+STORE_BUDGET = 2.0  # a store waits in the service's queue behind the lookups
+MAX_QUEUED_STORES = 1000
+STORE_CONCURRENCY = 16  # stores embedded and inserted at a time (one service batch)
 STATE_TTL = 60.0  # seconds an availability check is trusted
-BROKEN_RETRY = 300.0  # seconds before an embedding model that failed is tried again
 FAILED_STATE_TTL = 5.0  # a database blip must not disable the cache for long
 NEAREST_SQL = f"""
     SELECT question, completion, embedding <=> %(vector)s::vector AS distance
@@ -73,11 +77,7 @@ class SemanticState:
 
     def __init__(self) -> None:
         self.checked: tuple[float, str | None] | None = None  # (when, reason it is unavailable)
-        self.broken: tuple[float, str] | None = None  # (when, why) this process could not embed
-        self.model_ready = False  # the embedding model answered in this process
-        self.model_loading = False
         self.inserts_since_prune = 0
-        self.lock = threading.Lock()
 
 
 def _state() -> SemanticState:
@@ -89,14 +89,26 @@ def semantic_cache_state() -> str:
     if not get_config().cache.semantic_enabled:
         return "disabled: cache.semantic.enabled is false in gateway.yaml"
     reason = unavailable_reason()
-    return f"disabled: {reason}" if reason else "enabled"
+    if reason:
+        return f"disabled: {reason}"
+    embedder_state = embedder_status()
+    if embedder_state == "ok":
+        return "enabled"
+    if embedder_state == "warming":
+        return "warming: the embedding service is loading its model"
+    return f"disabled: embedding service unavailable at {settings.GATEWAY_EMBEDDER_URL}"
+
+
+def embedder_status() -> str:
+    """"ok", "warming" or "unavailable", asked of the service (blocking, bounded)."""
+    return probe()
 
 
 def unavailable_reason() -> str | None:
     """Why the semantic cache cannot work here, or None. Cached: it is asked per request."""
     state = _state()
     if not _fresh(state):
-        state.checked = (time.monotonic(), _broken_reason(state) or _check_database())
+        state.checked = (time.monotonic(), _check_database())
     return state.checked[1]
 
 
@@ -109,7 +121,7 @@ def _fresh(state: SemanticState) -> bool:
 def forget_state() -> None:
     """Re-check availability on next use (after a migration)."""
     state = _state()
-    state.checked, state.broken = None, None
+    state.checked = None
 
 
 def _check_database() -> str | None:
@@ -134,19 +146,6 @@ async def aavailable() -> bool:
     if _fresh(state):
         return state.checked[1] is None  # the common case: no thread hop
     return await sync_to_async(unavailable_reason, thread_sensitive=False)() is None
-
-
-def _mark_broken(reason: str) -> None:
-    state = _state()
-    state.broken, state.checked = (time.monotonic(), reason), None
-    logger.error("semantic cache disabled in this process for %.0f s: %s", BROKEN_RETRY, reason)
-
-
-def _broken_reason(state: SemanticState) -> str | None:
-    if state.broken is not None and time.monotonic() - state.broken[0] > BROKEN_RETRY:
-        state.broken = None  # try the model again: the failure may have been passing
-        state.model_loading = False
-    return state.broken[1] if state.broken else None
 
 
 def _suspend(reason: str) -> None:
@@ -195,50 +194,42 @@ def _find(query: SemanticQuery) -> SemanticHit | None:
     return None
 
 
-def model_ready() -> bool:
-    """True once the embedding model answered in this process. The first call starts
-    loading it in a thread (about 5 s): until then lookups are skipped, never waited on."""
-    state = _state()
-    if state.model_ready:
-        return True
-    with state.lock:
-        if not state.model_loading:
-            state.model_loading = True
-            threading.Thread(target=load_model, args=(state,), name="semantic-warm-up", daemon=True).start()
+def wait_for_embedder(timeout: float = 120.0) -> bool:
+    """Blocks until the embedding service answers (tests, benchmarks); True if it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe() == "ok":
+            word_frequencies()  # the verifier's dictionary (~0.5 s): not inside a lookup's budget
+            return True
+        time.sleep(0.1)
     return False
 
 
-def load_model(state: SemanticState | None = None) -> None:
-    """Loads the model now (blocking); the semantic cache is usable afterwards."""
-    state = state or _state()
-    if state.model_ready:
+async def awarm_up() -> None:
+    """At a worker's start, when the semantic cache is on: connect to the embedding service
+    and load the verifier's dictionary (~0.5 s), so the first lookups find both ready."""
+    if not get_config().cache.semantic_enabled:
         return
-    try:
-        embedder.warm_up()
-    except Exception as exc:
-        _mark_broken(f"embedding model unavailable ({exc!r})")
-        return
-    # The verifier's dictionary takes ~0.5 s to read: here, not inside a lookup's budget.
-    word_frequencies()
-    state.model_ready = True
+    await runtime.part(EmbedderClient).aping()
+    await sync_to_async(word_frequencies, thread_sensitive=False)()
 
 
-async def aembed_query(query: SemanticQuery, *, wait_for_model: bool = True) -> bool:
+async def aembed_query(query: SemanticQuery, *, budget: float) -> bool:
+    """Fills query.embedding; False (the skip counted) when no vector came within `budget`."""
     if query.embedding is not None:
         return True
-    if not wait_for_model and not model_ready():
-        return False
     try:
-        query.embedding = await aembed(query.text)
-    except Exception as exc:  # a missing or broken model must not fail requests
-        _mark_broken(f"embedding model unavailable ({exc!r})")
+        query.embedding = await runtime.part(EmbedderClient).aembed(query.text, budget=budget)
+    except EmbedSkipped as skipped:
+        metrics.child(metrics.SEMANTIC_SKIPPED, skipped.reason).inc()
         return False
     return True
 
 
 async def alookup(query: SemanticQuery) -> SemanticHit | None:
-    if not await aembed_query(query, wait_for_model=False):
+    if not await aembed_query(query, budget=settings.GATEWAY_SEMANTIC_LOOKUP_BUDGET):
         return None
+    metrics.SEMANTIC_LOOKUPS.inc()
     try:
         async with asyncio.timeout(QUERY_BUDGET):
             hit = await sync_to_async(_find, thread_sensitive=False)(query)
@@ -281,12 +272,57 @@ def semantic_prune(*, max_entries: int) -> int:
 
 
 async def astore(query: SemanticQuery, completion: dict[str, Any]) -> None:
-    if not await aembed_query(query):
+    if not await aavailable():
+        return
+    if not await aembed_query(query, budget=STORE_BUDGET):
+        metrics.child(metrics.SEMANTIC_STORES_DROPPED, "no_vector").inc()
         return
     try:
         await sync_to_async(_insert, thread_sensitive=False)(query, completion)
     except DatabaseError as exc:
-        logger.warning("semantic store failed: %r", exc)
+        metrics.child(metrics.SEMANTIC_STORES_DROPPED, "database").inc()
+        runtime.part(QuietLog).warning(logger, "semantic_store_failed", "semantic store failed: %r", exc)
+
+
+class SemanticStoreQueue:
+    """Stores waiting for their vector and their INSERT: bounded, one entry per (namespace,
+    scope, text), drained by one task that runs STORE_CONCURRENCY stores at a time (the
+    service batches their texts). A part of the process's runtime; drops are counted in
+    gateway_semantic_stores_dropped_total, never logged one by one."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, str, str], tuple[SemanticQuery, dict[str, Any]]] = {}
+        self.draining = False
+
+    def put(self, query: SemanticQuery, completion: dict[str, Any]) -> None:
+        key = (query.namespace, query.scope, query.text)
+        if key in self.pending:
+            return  # the same question is already on its way into the cache
+        if len(self.pending) >= MAX_QUEUED_STORES:
+            metrics.child(metrics.SEMANTIC_STORES_DROPPED, "queue_full").inc()
+            return
+        self.pending[key] = (query, completion)
+        if not self.draining:
+            self.draining = True
+            tasks.spawn(self._adrain(), bounded=False)
+
+    async def _adrain(self) -> None:
+        try:
+            while self.pending:
+                keys = list(itertools.islice(self.pending, STORE_CONCURRENCY))
+                results = await asyncio.gather(*(astore(*self.pending[key]) for key in keys), return_exceptions=True)
+                for error in (result for result in results if isinstance(result, Exception)):
+                    metrics.child(metrics.SEMANTIC_STORES_DROPPED, "failed").inc()
+                    runtime.part(QuietLog).warning(logger, "semantic_store_error", "semantic store failed: %r", error)
+                for key in keys:
+                    self.pending.pop(key, None)
+        finally:
+            self.draining = False
+
+
+def enqueue_store(query: SemanticQuery, completion: dict[str, Any]) -> None:
+    """Queues a store; returns at once (must run on the event loop)."""
+    runtime.part(SemanticStoreQueue).put(query, completion)
 
 
 # --- administration ------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.cache import exact, semantic, tasks
-from apps.cache.policy import CachePlan, CacheQuery, SemanticQuery, embedding_plan_for, plan_for
+from apps.cache.policy import CachePlan, CacheQuery, embedding_plan_for, plan_for
 from apps.cache.replay import CompletionBuilder
 from apps.stats import metrics
 from gateway_site.gateway_config import CacheSettings
@@ -98,11 +98,6 @@ def is_cacheable(completion: dict[str, Any] | None) -> bool:
     )
 
 
-async def _astore_semantic(query: SemanticQuery, completion: dict[str, Any]) -> None:
-    if await semantic.aavailable():
-        await semantic.astore(query, completion)
-
-
 def cache_store(plan: CachePlan, completion: dict[str, Any]) -> None:
     """Schedules the writes; returns at once (must run on the event loop)."""
     if plan.idle or not is_cacheable(completion):
@@ -110,7 +105,7 @@ def cache_store(plan: CachePlan, completion: dict[str, Any]) -> None:
     if plan.exact_write:
         tasks.spawn(exact.aset(plan.exact_key, completion, ttl=plan.exact_ttl))
     if plan.semantic_write:
-        tasks.spawn(_astore_semantic(plan.semantic, completion))
+        semantic.enqueue_store(plan.semantic, completion)
 
 
 class StreamRecorder:

@@ -24,8 +24,10 @@ MAX_PENDING = 1000  # past this, new writes are dropped rather than queued witho
 _pending: set[asyncio.Task] = set()
 
 
-def spawn(coro: Coroutine[Any, Any, Any]) -> None:
-    if len(_pending) >= MAX_PENDING:
+def spawn(coro: Coroutine[Any, Any, Any], *, bounded: bool = True) -> None:
+    """Runs `coro` in the background; `bounded=False` for a task that bounds its own work
+    (the semantic store queue's drain), which must never be dropped."""
+    if bounded and len(_pending) >= MAX_PENDING:
         coro.close()
         metrics.child(metrics.CACHE_WRITES_DROPPED, "backlog").inc()
         runtime.part(QuietLog).warning(logger, "cache_write_dropped", "cache write dropped: %d writes already pending", len(_pending))

@@ -1,10 +1,9 @@
 """The `local` protocol: embeddings from the all-MiniLM-L6-v2 model the gateway bundles
-for its semantic cache (apps/cache/embedder.py), computed in the gateway's own process.
+for its semantic cache, computed by the machine's embedding service (`manage.py embedder`,
+apps/cache/embedding_service.py), the same one the semantic cache asks.
 
-The embedder is reached through `_aembed_texts` only, so that moving the model out of the
-process later (one embedder per machine) changes one function. Texts are submitted one by
-one: the embedder's worker thread batches whatever is waiting, this request's texts and
-other requests' alike. The model reads at most 256 word pieces (its CLS and SEP
+Texts are submitted one by one: the service batches whatever is waiting, this request's
+texts, other requests' and the semantic cache's alike. The model reads at most 256 word pieces (its CLS and SEP
 included) and ignores the rest, as sentence-transformers does; usage counts the word
 pieces it read, with its own tokenizer, loaded once per process.
 """
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from apps.cache import embedder
+from apps.cache.embedding_client import EmbedderClient, EmbedSkipped
 from apps.embeddings import vectors
 from gateway_site import runtime
 from gateway_site.errors import ServiceUnavailable
@@ -28,17 +28,28 @@ logger = logging.getLogger(__name__)
 MAX_WORD_PIECES = 256 - 2  # the model's max_seq_length, less its CLS and SEP tokens
 
 
+REQUEST_BUDGET = 10.0  # seconds an API request waits for its vectors (a lookup waits 25 ms)
+GROUP = 16
+
+
 async def alocal_embeddings(texts: list[str]) -> vectors.Embeddings:
     try:
         found, tokens = await asyncio.gather(_aembed_texts(texts), asyncio.to_thread(count_tokens, texts))
-    except (ImportError, OSError, RuntimeError) as exc:  # not installed, unreadable, out of memory
-        runtime.part(QuietLog).warning(logger, "local_embeddings", "local embedding model unavailable: %r", exc)
-        raise ServiceUnavailable("The local embedding model is unavailable on this gateway") from None
+    except (EmbedSkipped, ImportError, OSError, RuntimeError) as exc:  # service down or busy; tokenizer unreadable
+        runtime.part(QuietLog).warning(logger, "local_embeddings", "local embeddings unavailable: %r", exc)
+        raise ServiceUnavailable("The local embedding model is unavailable on this gateway; retry shortly",
+                                 headers={"Retry-After": "1"}) from None
     return vectors.Embeddings([vectors.pack(vector) for vector in found], tokens)
 
 
 async def _aembed_texts(texts: list[str]) -> list[list[float]]:
-    return list(await asyncio.gather(*(embedder.aembed(text) for text in texts)))
+    # In groups: the client keeps a bounded number of requests in flight (a semantic lookup
+    # must still find room while a long input is embedded).
+    client, found = runtime.part(EmbedderClient), []
+    for start in range(0, len(texts), GROUP):
+        group = texts[start:start + GROUP]
+        found += await asyncio.gather(*(client.aembed(text, budget=REQUEST_BUDGET) for text in group))
+    return found
 
 
 def count_tokens(texts: list[str]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 from django.conf import settings
 from django.db import connection
@@ -11,6 +13,7 @@ from gateway_site.errors import utc_timestamp
 from gateway_site.gateway_config import LOCAL_PROTOCOL, ConfigError, get_config
 
 HEALTH_REDIS_TIMEOUT = 0.5  # seconds: a dead Redis must not hang a Kubernetes probe
+PROCESS_STARTED = time.monotonic()
 
 
 def check_database() -> str:
@@ -103,3 +106,19 @@ def _semantic_cache_state() -> str | None:
     except ImportError:
         return None
     return semantic_cache_state()
+
+
+def check_embedder_warm() -> bool:
+    """False while the semantic cache is on and the embedding service is not answering yet,
+    for at most GATEWAY_EMBEDDER_WARMUP_TIMEOUT after this process started: then the gateway
+    serves without the semantic cache rather than never becoming ready."""
+    try:
+        if not get_config().cache.semantic_enabled:
+            return True
+    except ConfigError:
+        return True
+    if time.monotonic() - PROCESS_STARTED > settings.GATEWAY_EMBEDDER_WARMUP_TIMEOUT:
+        return True
+    from apps.cache.semantic import embedder_status
+
+    return embedder_status() == "ok"

@@ -34,6 +34,15 @@ CACHE_MISSES = Counter("gateway_cache_misses_total", "Cache lookups that found n
 CACHE_WRITES_DROPPED = Counter(
     "gateway_cache_writes_dropped_total", "Cache writes not done: backlog (too many pending) or failed", ["reason"]
 )
+SEMANTIC_LOOKUPS = Counter("gateway_semantic_lookups_total", "Semantic lookups performed (embedded and searched)")
+SEMANTIC_SKIPPED = Counter(
+    "gateway_semantic_skipped_total",
+    "Semantic lookups skipped: the embedding service was saturated, warming, unavailable, too slow (timeout, late)",
+    ["reason"],
+)
+SEMANTIC_STORES_DROPPED = Counter(
+    "gateway_semantic_stores_dropped_total", "Semantic stores not done: queue_full, no_vector, database, failed", ["reason"]
+)
 TOKENS = Counter("gateway_tokens_used_total", "Tokens counted from upstream usage", ["provider", "model", "type"])
 COST = Counter("gateway_cost_usd_total", "Estimated upstream cost in USD", ["provider", "model"])
 RATE_LIMITED = Counter("gateway_rate_limit_rejections_total", "Requests refused by a rate limit", ["limit"])
@@ -107,6 +116,8 @@ def initialise_labels() -> None:
     for cache_type in ("exact", "semantic"):
         CACHE_HITS.labels(cache_type)
         CACHE_MISSES.labels(cache_type)
+    for reason in ("saturated", "warming", "unavailable", "timeout"):
+        SEMANTIC_SKIPPED.labels(reason)
     for limit in ("requests", "tokens"):
         RATE_LIMITED.labels(limit)
     for scope in ("key", "team"):

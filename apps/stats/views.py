@@ -48,8 +48,8 @@ class ReadinessView(APIView):
     @extend_schema(responses={200: _ProbeSerializer, 503: _ProbeSerializer}, auth=PUBLIC)
     def get(self, request):
         ready = health.check_database() == "connected" and health.check_config()
-        body = {"status": "ready" if ready else "not_ready", "timestamp": utc_timestamp()}
-        return Response(body, status=200 if ready else 503)
+        status = ("ready" if health.check_embedder_warm() else "warming") if ready else "not_ready"
+        return Response({"status": status, "timestamp": utc_timestamp()}, status=200 if status == "ready" else 503)
 
 
 class LivenessView(APIView):

@@ -70,7 +70,7 @@ def remember(payload: dict[str, Any], *, namespace: str, text: str = "Paris is t
     """What the completion path does on a miss: look up, then store the upstream's answer."""
     from apps.cache.services import acache_lookup, cache_store
 
-    semantic.load_model()  # lookups skip the semantic cache while the model loads
+    semantic.wait_for_embedder()  # lookups skip the semantic cache while the service loads
 
     chat = chat_request(payload, namespace=namespace, cache_control=cache_control)
 
@@ -85,7 +85,7 @@ def recall(payload: dict[str, Any], *, namespace: str, cache_control: str = ""):
     """The CachedAnswer a request would be served, or None."""
     from apps.cache.services import acache_lookup
 
-    semantic.load_model()
+    semantic.wait_for_embedder()
 
     chat = chat_request(payload, namespace=namespace, cache_control=cache_control)
     return run(acache_lookup(chat.cache, completion_id=chat.completion_id))

@@ -14,6 +14,9 @@ def test_it_is_alive_without_a_key(client):
 
 
 def test_it_is_ready_when_the_database_answers(client):
+    from apps.cache.semantic import wait_for_embedder
+
+    assert wait_for_embedder()  # with the semantic cache on, ready also waits for the embedder
     response = client.get("/health/ready")
     assert response.status_code == 200 and response.json()["status"] == "ready"
 

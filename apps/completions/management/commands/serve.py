@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from django.conf import settings
 from django.core.management import call_command
@@ -21,6 +22,7 @@ from gateway_site.embedded_redis import EmbeddedRedis, die_with_parent, embedded
 from gateway_site.worker_metrics import ENV_NAME as METRICS_DIR_ENV, SharedMetricsDirectory
 
 SERVERS = ("uvicorn", "granian", "daphne")
+EMBEDDER_START_TIMEOUT = 120.0  # seconds; past it the workers start and report "warming" until it answers
 
 
 class Command(BaseCommand):
@@ -37,6 +39,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-migrate", dest="migrate", action="store_false",
                             default=os.environ.get("GATEWAY_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
                             help="serve without migrating or making a first admin key (GATEWAY_MIGRATE=0)")
+        parser.add_argument("--no-embedder", action="store_true",
+                            help="do not start the embedding service (one runs as a sidecar at GATEWAY_EMBEDDER_URL)")
 
     def execute(self, *args, **options):
         if embedded_redis_wanted():
@@ -48,6 +52,7 @@ class Command(BaseCommand):
                    "--port", str(options["port"]), "--workers", str(options["workers"]), "--server", options["server"]]
         command += ["--demo"] if options["demo"] else []
         command += [] if options["migrate"] else ["--no-migrate"]
+        command += ["--no-embedder"] if options["no_embedder"] else []
         with EmbeddedRedis(settings.GATEWAY_DATA_DIR / "redis") as redis:
             self.stdout.write(f"Embedded Redis at {redis.url} (files in {redis.data_dir}; set REDIS_URL to use "
                               "your own, or REDIS_URL=none for none)")
@@ -66,10 +71,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         fake = self._start_demo_upstream() if options["demo"] else None
+        embedder = None
         try:
             if options["migrate"]:
                 call_command("migrate", verbosity=0, interactive=False)
                 call_command("ensure_admin_key")
+            embedder = None if options["no_embedder"] else self._start_embedder()
             self.stdout.write(f"Serving on http://{options['host']}:{options['port']} with {options['server']} (Ctrl-C stops)")
             if options["workers"] > 1:
                 # Every worker writes its metrics where /metrics sums them (gateway_site/worker_metrics.py).
@@ -78,8 +85,31 @@ class Command(BaseCommand):
             else:
                 self._serve(options)
         finally:
+            if embedder is not None:
+                embedder.terminate()
+                embedder.wait(timeout=10)
             if fake is not None:
                 fake.stop()
+
+    def _start_embedder(self) -> subprocess.Popen | None:
+        """The machine's embedding service, when the semantic cache is on and none answers yet;
+        waits until its model is loaded, so the workers' first requests can use the cache."""
+        from apps.cache.embedding_client import probe
+        from gateway_site.gateway_config import get_config
+
+        if not get_config().cache.semantic_enabled or probe() != "unavailable":
+            return None
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "embedder", "--url", settings.GATEWAY_EMBEDDER_URL]
+        process = subprocess.Popen(command, preexec_fn=die_with_parent)
+        self.stdout.write(f"Embedding service starting at {settings.GATEWAY_EMBEDDER_URL} (first start exports the model, ~20 s)")
+        self.stdout.flush()
+        deadline = time.monotonic() + EMBEDDER_START_TIMEOUT
+        while probe() != "ok" and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if process.poll() is not None:
+            self.stderr.write("The embedding service exited: the semantic cache will be skipped")
+            return None
+        return process
 
     def _start_demo_upstream(self):
         from tests.fakes.runner import FakeUpstream
