@@ -113,7 +113,7 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
     )
     if not outcome.cache:  # answers from a cache cost no upstream tokens, so they do not count
         record_tokens(outcome.key, prompt_tokens + completion_tokens)
-        if route is not None and route.tpm:
+        if route is not None and getattr(route, "tpm", None):  # a deployment with its own quota
             record_deployment_tokens(route, prompt_tokens + completion_tokens)
 
 

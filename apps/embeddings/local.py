@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ MAX_WORD_PIECES = 256 - 2  # the model's max_seq_length, less its CLS and SEP to
 
 REQUEST_BUDGET = 10.0  # seconds an API request waits for its vectors (a lookup waits 25 ms)
 GROUP = 16
+WARMING_POLL = 0.25  # seconds between two asks of a service that is loading its model
 
 
 async def alocal_embeddings(texts: list[str]) -> vectors.Embeddings:
@@ -46,9 +48,19 @@ async def _aembed_texts(texts: list[str]) -> list[list[float]]:
     # In groups: the client keeps a bounded number of requests in flight (a semantic lookup
     # must still find room while a long input is embedded).
     client, found = runtime.part(EmbedderClient), []
+    deadline = time.monotonic() + REQUEST_BUDGET
     for start in range(0, len(texts), GROUP):
         group = texts[start:start + GROUP]
-        found += await asyncio.gather(*(client.aembed(text, budget=REQUEST_BUDGET) for text in group))
+        while True:
+            try:
+                found += await asyncio.gather(*(client.aembed(text, budget=REQUEST_BUDGET) for text in group))
+                break
+            except EmbedSkipped as skipped:
+                # A service still loading its model answers soon: an API request waits for it
+                # (a semantic lookup would not), within its budget.
+                if skipped.reason != "warming" or time.monotonic() + WARMING_POLL > deadline:
+                    raise
+                await asyncio.sleep(WARMING_POLL)
     return found
 
 
