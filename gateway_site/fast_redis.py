@@ -50,6 +50,7 @@ class FastRedis(asyncio.Protocol):
         self._flush_scheduled = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._lost: asyncio.Future = loop.create_future()
+        self.watcher: asyncio.Task | None = None  # Sentinel: listens for a failover (fast_redis_ha.py)
 
     def submit(self, *args: bytes | str | int | float) -> asyncio.Future:
         command = encode_command(args)  # before queueing: a TypeError must not leave an entry behind
@@ -111,6 +112,8 @@ class FastRedis(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail_all(RedisConnectionError, f"Redis connection lost: {exc or 'closed by server'}")
+        if self.watcher is not None:
+            self.watcher.cancel()
         if not self._lost.done():
             self._lost.set_result(None)
 

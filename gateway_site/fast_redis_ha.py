@@ -21,6 +21,8 @@ import asyncio
 import functools
 import time
 
+import redis.asyncio
+
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
@@ -62,7 +64,47 @@ def node_target(topology: RedisTopology, address: Address, *, db: int = 0) -> Ta
 
 async def open_sentinel_primary(topology: RedisTopology, timeout: float) -> FastRedis:
     address = await primary_address(topology, timeout)
-    return await connect(node_target(topology, address, db=topology.db), timeout, role=b"master")
+    client = await connect(node_target(topology, address, db=topology.db), timeout, role=b"master")
+    watcher = client.loop.create_task(watch_for_switch(topology, client, address, timeout))
+    client.watcher = watcher  # held until the connection goes: the loop keeps tasks only weakly
+    return client
+
+
+async def watch_for_switch(topology: RedisTopology, client: FastRedis, address: Address, timeout: float) -> None:
+    """Drops `client` as soon as a sentinel announces +switch-master for our primary, so the
+    next command goes to the new primary. Without this the old primary keeps taking writes
+    (lost when it resyncs) until Sentinel demotes it, ~8 s after a failover ends."""
+    while not client.closed:
+        switched = await _switch_announced(topology, client, address, timeout)
+        if switched:
+            client.transport.abort()  # fails what is pending; the next get_fast_redis() asks the sentinels
+            return
+        if switched is None:
+            await asyncio.sleep(1.0)  # no sentinel answers; the connection itself may still work
+
+
+async def _switch_announced(topology: RedisTopology, client: FastRedis, address: Address,
+                            timeout: float) -> bool | None:
+    """True once a sentinel says our primary moved, False when the client closed first,
+    None when no sentinel could be asked."""
+    for host, port in topology.hosts:
+        sentinel = redis.asyncio.Redis(host=host, port=port, password=topology.sentinel_password,
+                                       socket_connect_timeout=timeout)
+        try:
+            async with sentinel.pubsub() as pubsub:
+                await pubsub.subscribe("+switch-master")
+                if await primary_address(topology, timeout) != address:  # it moved while we subscribed
+                    return True
+                while not client.closed:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message and message["data"].split(b" ", 1)[0] == topology.service.encode():
+                        return True
+                return False
+        except (RedisError, OSError):
+            continue
+        finally:
+            await sentinel.aclose()
+    return None
 
 
 async def primary_address(topology: RedisTopology, timeout: float) -> Address:
