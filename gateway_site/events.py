@@ -17,6 +17,7 @@ import redis
 from gateway_site import runtime
 from gateway_site.quiet_log import QuietLog
 from gateway_site.redis_client import get_sync_redis, redis_configured
+from gateway_site.redis_topology import sync_redis
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _listen_forever() -> None:
     while True:
         try:
             # Its own connection without a read timeout: a pub/sub read waits for events.
-            client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1)
+            client = sync_redis(settings.REDIS_URL, socket_connect_timeout=1)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(CHANNEL)
             _dispatch({"type": "resync"})  # events may have been missed while disconnected

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import hiredis
 from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway_site import runtime
@@ -52,6 +52,7 @@ class FastRedis(asyncio.Protocol):
         self._flush_scheduled = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._lost: asyncio.Future = loop.create_future()
+        self.watcher: asyncio.Task | None = None  # Sentinel: listens for a failover (fast_redis_ha.py)
 
     def submit(self, *args: bytes | str | int | float) -> asyncio.Future:
         command = encode_command(args)  # before queueing: a TypeError must not leave an entry behind
@@ -113,6 +114,8 @@ class FastRedis(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail_all(RedisConnectionError, f"Redis connection lost: {exc or 'closed by server'}")
+        if self.watcher is not None:
+            self.watcher.cancel()
         if not self._lost.done():
             self._lost.set_result(None)
 
@@ -135,7 +138,12 @@ class FastRedis(asyncio.Protocol):
             if future.done():  # its caller was cancelled: the reply is dropped, never shifted
                 continue
             if isinstance(reply, ResponseError):
-                future.set_exception(as_redis_error(reply))
+                error = as_redis_error(reply)
+                future.set_exception(error)
+                if type(error) is ReadOnlyError:  # a failover made this node a replica: find the primary again
+                    self._fail_all(RedisConnectionError, "Redis became a replica (failover)")
+                    self.transport.abort()
+                    return
             else:
                 future.set_result(reply)
 
@@ -159,7 +167,9 @@ def encode_command(args: tuple) -> bytes:
 
 def as_redis_error(reply: ResponseError) -> ResponseError:
     message = str(reply)
-    return NoScriptError(message) if message.startswith("NOSCRIPT") else reply
+    if message.startswith("NOSCRIPT"):
+        return NoScriptError(message)
+    return ReadOnlyError(message) if message.startswith("READONLY") else reply
 
 
 @dataclass(frozen=True)
@@ -189,10 +199,19 @@ def parse_redis_url(url: str) -> Target:
 
 
 async def open_fast_redis(url: str, timeout: float) -> FastRedis:
+    try:
+        target = parse_redis_url(url)
+    except ValueError as exc:  # a bad URL too: callers only expect RedisError
+        raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
+    return await connect(target, timeout)
+
+
+async def connect(target: Target, timeout: float, *, role: bytes = b"") -> FastRedis:
+    """A connection to `target`, authenticated; with `role`, refused unless the node's ROLE
+    is that one (a sentinel's answer may be a moment stale during a failover)."""
     loop = asyncio.get_running_loop()
     client: FastRedis | None = None
     try:
-        target = parse_redis_url(url)
         async with asyncio.timeout(timeout):
             if target.unix_path:
                 _, client = await loop.create_unix_connection(
@@ -201,7 +220,7 @@ async def open_fast_redis(url: str, timeout: float) -> FastRedis:
                 _, client = await loop.create_connection(
                     lambda: FastRedis(loop, timeout), target.host, target.port,
                     ssl=ssl.create_default_context() if target.use_tls else None)
-            await handshake(client, target)
+            await handshake(client, target, role)
         return client
     except BaseException as exc:
         if client is not None:
@@ -213,13 +232,15 @@ async def open_fast_redis(url: str, timeout: float) -> FastRedis:
         raise
 
 
-async def handshake(client: FastRedis, target: Target) -> None:
+async def handshake(client: FastRedis, target: Target, role: bytes = b"") -> None:
     commands = []
     if target.password:
         commands.append(("AUTH", target.username, target.password) if target.username
                         else ("AUTH", target.password))
     if target.db:
         commands.append(("SELECT", target.db))
+    if role:
+        commands.append(("ROLE",))
     replies = await asyncio.gather(*(client.submit(*command) for command in commands),
                                    return_exceptions=True)
     for command, reply in zip(commands, replies):
@@ -227,6 +248,18 @@ async def handshake(client: FastRedis, target: Target) -> None:
             raise RedisConnectionError(f"Redis refused {command[0]}: {reply}")
         if isinstance(reply, BaseException):
             raise reply
+    if role and replies[-1][0] != role:
+        raise RedisConnectionError(f"Redis at {target.host}:{target.port} is a {replies[-1][0].decode()}, not a {role.decode()}")
+
+
+async def open_for_url(url: str, timeout: float) -> FastRedis:
+    """One Redis, the primary Sentinel names, or a whole cluster (gateway_site/redis_topology.py);
+    each answers submit() and execute() alike."""
+    if "+" not in url.partition("://")[0]:
+        return await open_fast_redis(url, timeout)
+    from gateway_site import fast_redis_ha  # it builds on this module
+
+    return await fast_redis_ha.open_ha(url, timeout)
 
 
 class FastRedisConnection:
@@ -249,7 +282,7 @@ class FastRedisConnection:
 
     async def _connect(self) -> FastRedis:
         try:
-            self.client = await open_fast_redis(settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT)
+            self.client = await open_for_url(settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT)
             return self.client
         finally:
             if self.connecting is asyncio.current_task():

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from gateway_site import runtime
 from gateway_site.breaker import Breaker, Breakers, BreakerSettings
+from gateway_site.redis_topology import sync_redis
 
 _sync_client: redis.Redis | None = None
 _lock = threading.Lock()
@@ -29,11 +30,11 @@ def _options() -> dict:
     return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "health_check_interval": 0}
 
 
-def get_sync_redis() -> redis.Redis:
+def get_sync_redis() -> redis.Redis | redis.RedisCluster:
     global _sync_client
     with _lock:
         if _sync_client is None:
-            _sync_client = redis.Redis.from_url(settings.REDIS_URL, **_options())
+            _sync_client = sync_redis(settings.REDIS_URL, **_options())
         return _sync_client
 
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from django.core.exceptions import ImproperlyConfigured
 
 from gateway_site.embedded_redis import configured_redis_url
+from gateway_site.redis_topology import SINGLE, channel_layer, parse_topology
 from gateway_site.secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -172,7 +173,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = configured_redis_url(GATEWAY_DATA_DIR / "redis")
 # Short socket timeouts: a dead or slow Redis must never hold a request for long.
 REDIS_SOCKET_TIMEOUT = float(env_str("REDIS_SOCKET_TIMEOUT", "0.05"))
-if REDIS_URL:
+if REDIS_URL and parse_topology(REDIS_URL).kind != SINGLE:
+    # Sentinel or Cluster (gateway_site/redis_topology.py): the gateway's Redis users talk to
+    # it through fast_redis and redis_client; Django's cache only names the keys (its
+    # KEY_PREFIX and version), which needs no connection.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": "pgw"}}
+elif REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -191,7 +197,7 @@ else:
 # The console's live dashboard (channels): Redis carries its messages between processes;
 # without Redis each process has its own, in memory.
 CHANNEL_LAYERS = {
-    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    "default": channel_layer(REDIS_URL)
     if REDIS_URL else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 }
 

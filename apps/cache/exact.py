@@ -37,6 +37,7 @@ from gateway_site.redis_client import (
     redis_call_failed,
     redis_configured,
 )
+from gateway_site.redis_topology import sync_redis
 
 logger = logging.getLogger("gateway.cache")
 
@@ -162,11 +163,11 @@ SCAN_BATCH = 1000
 _admin_clients: dict[str, redis.Redis] = {}
 
 
-def admin_redis() -> redis.Redis:
+def admin_redis() -> redis.Redis | redis.RedisCluster:
     url = settings.REDIS_URL
     client = _admin_clients.get(url)
     if client is None:
-        client = _admin_clients[url] = redis.Redis.from_url(url, socket_timeout=ADMIN_TIMEOUT, socket_connect_timeout=ADMIN_TIMEOUT)
+        client = _admin_clients[url] = sync_redis(url, socket_timeout=ADMIN_TIMEOUT, socket_connect_timeout=ADMIN_TIMEOUT)
     return client
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 from gateway_site.breaker import provider_breakers
 from gateway_site.errors import utc_timestamp
 from gateway_site.gateway_config import LOCAL_PROTOCOL, ConfigError, get_config
+from gateway_site.redis_topology import sync_redis
 
 HEALTH_REDIS_TIMEOUT = 0.5  # seconds: a dead Redis must not hang a Kubernetes probe
 PROCESS_STARTED = time.monotonic()
@@ -30,7 +31,7 @@ def check_redis() -> str:
     if not settings.REDIS_URL:
         return "not_configured"
     try:
-        client = redis.Redis.from_url(
+        client = sync_redis(
             settings.REDIS_URL, socket_timeout=HEALTH_REDIS_TIMEOUT, socket_connect_timeout=HEALTH_REDIS_TIMEOUT
         )
         try:
