@@ -69,11 +69,28 @@ class Servers:
             self.kill(port)
 
 
+def cluster_port() -> int:
+    """A free port whose cluster bus port (the port + 10000) is free and exists too: an
+    ephemeral port above 55535 has none, and the node would not start."""
+    import socket
+
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 @contextlib.contextmanager
 def three_node_cluster():
     """Yields (url, ports): three primaries splitting the 16384 slots, no replicas."""
     servers = Servers()
-    ports = [free_port() for _ in range(3)]
+    ports = [cluster_port() for _ in range(3)]
     try:
         nodes = [servers.start(port, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
                                "--cluster-node-timeout", "5000") for port in ports]
