@@ -54,6 +54,13 @@ FROM (SELECT provider, latency_ms FROM stats_usagerecord
       ORDER BY created_at DESC LIMIT %(sample)s) AS recent
 GROUP BY provider
 """
+# Budget refusals are not in the rollups (which count only rate-limit throttles); the
+# records' partial index on them (stats_usage_budget_refused) keeps this cheap.
+_BUDGET_REFUSALS_SQL = """
+SELECT date_trunc(%(unit)s, created_at) AS bucket, COUNT(*)
+FROM stats_usagerecord WHERE error_code = %(budget)s AND created_at >= %(since)s GROUP BY 1
+"""
+BUDGET_CODE = "budget_exceeded"
 _TOP_KEYS_SQL = """
 SELECT key_id, SUM(cost_usd) AS spend, SUM(requests) AS requests, SUM(total_tokens)
 FROM stats_keyrollup WHERE span = 'h' AND bucket >= %(since)s AND key_id <> 0
@@ -81,11 +88,14 @@ def dashboard_figures(*, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
         latency = {provider: (p50, p95, count) for provider, p50, p95, count in cursor.fetchall()}
         cursor.execute(_TOP_KEYS_SQL, {**params, "since": bucket_start(since, "h")})
         top_keys = cursor.fetchall()
+        unit = "minute" if window == "1h" else "hour"
+        cursor.execute(_BUDGET_REFUSALS_SQL, {"unit": unit, "budget": BUDGET_CODE, "since": since})
+        refusals = {bucket: int(count) for bucket, count in cursor.fetchall()}
     return {
         "window": window,
         "since": since.isoformat(),
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        **_totals_and_series(groups, buckets=_buckets(since, window)),
+        **_totals_and_series(groups, buckets=_buckets(since, window), refusals=refusals),
         "providers": _providers(groups, latency),
         "top_keys": _top_keys(top_keys),
         "teams": team_figures(since=since),
@@ -104,7 +114,11 @@ def _buckets(since: dt.datetime, window: str) -> list[dt.datetime]:
     return [first + step * index for index in range(int((now - first) / step) + 1)]
 
 
-def _totals_and_series(groups: list[tuple], *, buckets: list[dt.datetime]) -> dict[str, Any]:
+def _totals_and_series(groups: list[tuple], *, buckets: list[dt.datetime],
+                       refusals: dict[dt.datetime, int] | None = None) -> dict[str, Any]:
+    """Totals and per-bucket series. `errors` excludes rate-limit throttles and budget
+    refusals, which have their own series (`refusals`: budget refusals per bucket)."""
+    refusals = refusals or {}
     series: dict[dt.datetime, list] = {bucket: [0, 0, 0, Decimal(0)] for bucket in buckets}
     models: dict[str, list] = defaultdict(lambda: [0, 0, Decimal(0)])
     cache = {"exact": 0, "semantic": 0}
@@ -121,15 +135,20 @@ def _totals_and_series(groups: list[tuple], *, buckets: list[dt.datetime]) -> di
             row[2] += cost or 0
         if cache_kind in cache:
             cache[cache_kind] += requests
+    for bucket, count in refusals.items():
+        point = series.setdefault(bucket, [0, 0, 0, Decimal(0)])
+        point[1] -= count  # counted among the errors by the rollups
     series = dict(sorted(series.items()))
+    refused = [refusals.get(bucket, 0) for bucket in series]
     requests = sum(point[0] for point in series.values())
     throttled = sum(point[2] for point in series.values())
-    looked_up = requests - throttled
+    looked_up = requests - throttled - sum(refused)  # refused requests never reach a cache
     return {
         "totals": {
             "requests": requests,
             "errors": sum(point[1] for point in series.values()),
             "throttled": throttled,
+            "budget_refused": sum(refused),
             "spend_usd": _money(sum((point[3] for point in series.values()), Decimal(0))),
             "tokens": sum(row[1] for row in models.values()),
         },
@@ -138,6 +157,7 @@ def _totals_and_series(groups: list[tuple], *, buckets: list[dt.datetime]) -> di
             "requests": [point[0] for point in series.values()],
             "errors": [point[1] for point in series.values()],
             "throttled": [point[2] for point in series.values()],
+            "budget_refused": refused,
             "spend_usd": [_money(point[3]) for point in series.values()],
         },
         "models": [
