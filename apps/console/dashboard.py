@@ -25,11 +25,13 @@ from apps.stats.models import KeyRollup, Span
 from apps.stats.rollups import THROTTLED_CODE, bucket_start
 from apps.stats.selectors import configured_providers
 from gateway_site.breaker import provider_breakers
+from gateway_site.errors import BudgetExceeded
 
 WINDOWS = {"1h": dt.timedelta(hours=1), "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
 DEFAULT_WINDOW = "24h"
 TOP_KEYS = 10
 LATENCY_SAMPLE = 5000  # most recent upstream answers the percentiles are taken from
+BUDGET_CODE = BudgetExceeded.code  # "budget_exceeded"
 
 # Same columns from both sources: bucket, provider, model, cache, then the sums.
 _FROM_RECORDS = """
@@ -51,16 +53,16 @@ SELECT provider, percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms),
        percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms), COUNT(*)
 FROM (SELECT provider, latency_ms FROM stats_usagerecord
       WHERE created_at >= %(since)s AND provider <> '' AND cache = '' AND error_code <> %(throttled)s
+        AND error_code <> %(budget)s
       ORDER BY created_at DESC LIMIT %(sample)s) AS recent
 GROUP BY provider
 """
 # Budget refusals are not in the rollups (which count only rate-limit throttles); the
 # records' partial index on them (stats_usage_budget_refused) keeps this cheap.
 _BUDGET_REFUSALS_SQL = """
-SELECT date_trunc(%(unit)s, created_at) AS bucket, COUNT(*)
-FROM stats_usagerecord WHERE error_code = %(budget)s AND created_at >= %(since)s GROUP BY 1
+SELECT date_trunc(%(unit)s, created_at) AS bucket, provider, COUNT(*)
+FROM stats_usagerecord WHERE error_code = %(budget)s AND created_at >= %(since)s GROUP BY 1, 2
 """
-BUDGET_CODE = "budget_exceeded"
 _TOP_KEYS_SQL = """
 SELECT key_id, SUM(cost_usd) AS spend, SUM(requests) AS requests, SUM(total_tokens)
 FROM stats_keyrollup WHERE span = 'h' AND bucket >= %(since)s AND key_id <> 0
@@ -78,7 +80,7 @@ def dashboard_figures(*, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
     if window not in WINDOWS:
         window = DEFAULT_WINDOW
     since = window_since(window)
-    params = {"since": since, "throttled": THROTTLED_CODE, "sample": LATENCY_SAMPLE, "top": TOP_KEYS}
+    params = {"since": since, "throttled": THROTTLED_CODE, "budget": BUDGET_CODE, "sample": LATENCY_SAMPLE, "top": TOP_KEYS}
     source = _FROM_RECORDS if window == "1h" else _FROM_ROLLUPS
     with connection.cursor() as cursor:
         cursor.execute(_GROUPS_SQL.format(source=source), params)
@@ -90,13 +92,18 @@ def dashboard_figures(*, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
         top_keys = cursor.fetchall()
         unit = "minute" if window == "1h" else "hour"
         cursor.execute(_BUDGET_REFUSALS_SQL, {"unit": unit, "budget": BUDGET_CODE, "since": since})
-        refusals = {bucket: int(count) for bucket, count in cursor.fetchall()}
+        refusal_rows = cursor.fetchall()
+    refusals: dict[dt.datetime, int] = defaultdict(int)
+    refused_by_provider: dict[str, int] = defaultdict(int)
+    for bucket, provider, count in refusal_rows:
+        refusals[bucket] += int(count)
+        refused_by_provider[provider] += int(count)
     return {
         "window": window,
         "since": since.isoformat(),
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         **_totals_and_series(groups, buckets=_buckets(since, window), refusals=refusals),
-        "providers": _providers(groups, latency),
+        "providers": _providers(groups, latency, refused=refused_by_provider),
         "top_keys": _top_keys(top_keys),
         "teams": team_figures(since=since),
     }
@@ -177,15 +184,20 @@ def _rate(hits: int, lookups: int) -> float:
     return round(hits / lookups, 4) if lookups > 0 else 0.0
 
 
-def _providers(groups: list[tuple], latency: dict[str, tuple]) -> list[dict[str, Any]]:
-    """Every configured provider, with its answers (cache hits and throttled requests never
-    reached it), errors, latency and breaker. The breaker is this process's view."""
+def _providers(groups: list[tuple], latency: dict[str, tuple], *, refused: dict[str, int]) -> list[dict[str, Any]]:
+    """Every configured provider, with its answers (cache hits, throttled requests and
+    budget refusals never reached it), errors, latency and breaker. The breaker is this
+    process's view."""
     sums: dict[str, list[int]] = {name: [0, 0] for name in configured_providers()}
     for _bucket, provider, _model, cache_kind, requests, errors, throttled, _tokens, _cost in groups:
         if provider and not cache_kind:
             row = sums.setdefault(provider, [0, 0])
             row[0] += requests - throttled
             row[1] += errors - throttled
+    for provider, count in refused.items():
+        if provider in sums:
+            sums[provider][0] -= count
+            sums[provider][1] -= count
     breakers = provider_breakers()
     figures = []
     for name, (requests, errors) in sorted(sums.items()):

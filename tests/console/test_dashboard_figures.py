@@ -20,7 +20,8 @@ def test_it_counts_budget_refusals_apart_from_errors(window):
     usage_record(UsageData(request_id="req_ok", status_code=200, model="gpt-4o", provider="openai",
                            cost_usd=Decimal("0.012"), **common))
     for index in range(2):
-        usage_record(UsageData(request_id=f"req_refused_{index}", status_code=429, error_code="budget_exceeded", **common))
+        usage_record(UsageData(request_id=f"req_refused_{index}", status_code=429, error_code="budget_exceeded",
+                               model="gpt-4o", provider="openai", **common))
     usage_record(UsageData(request_id="req_throttled", status_code=429, error_code="rate_limit_exceeded", **common))
     usage_record(UsageData(request_id="req_failed", status_code=502, error_code="provider_error", model="gpt-4o",
                            provider="openai", **common))
@@ -30,6 +31,8 @@ def test_it_counts_budget_refusals_apart_from_errors(window):
     assert (figures["totals"]["budget_refused"], figures["totals"]["throttled"], figures["totals"]["errors"]) == (2, 1, 1)
     assert sum(figures["series"]["budget_refused"]) == 2 and sum(figures["series"]["errors"]) == 1
     assert len(figures["series"]["budget_refused"]) == len(figures["series"]["labels"])
+    openai = next(row for row in figures["providers"] if row["provider"] == "openai")
+    assert (openai["requests"], openai["errors"]) == (2, 1)  # refusals never reached it
 
 
 def test_it_links_teams_closest_to_their_budget_first():
