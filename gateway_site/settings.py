@@ -250,6 +250,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # System fonts: Redoc's defaults (Roboto, Montserrat) would come from Google Fonts.
+    "REDOC_UI_SETTINGS": {"theme": {"typography": {
+        "fontFamily": "system-ui, -apple-system, 'Segoe UI', sans-serif",
+        "headings": {"fontFamily": "system-ui, -apple-system, 'Segoe UI', sans-serif"},
+        "code": {"fontFamily": "ui-monospace, 'DejaVu Sans Mono', monospace"},
+    }}},
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

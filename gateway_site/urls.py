@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.http import Http404
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from gateway_site.openapi import OfflineRedocView
 from apps.stats.views import HealthView, LivenessView, ReadinessView, ReloadConfigView
 
 
@@ -27,7 +28,7 @@ urlpatterns = [
     path("health/live", LivenessView.as_view()),
     path("openapi.json", SpectacularJSONAPIView.as_view(**_public), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema", **_public)),
-    path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema", **_public)),
+    path("redoc", OfflineRedocView.as_view(url_name="openapi-schema", **_public)),
     # Admin and Swagger assets come from installed packages; serve them without a CDN or
     # a separate static server. Nothing sensitive lives in these files.
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),

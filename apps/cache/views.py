@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from apps.cache.selectors import cache_stats
 from apps.cache.services import cache_clear
 from apps.keys.authentication import IsAdminKey
+from gateway_site.openapi import contract_errors
 from gateway_site.serializer_fields import StrictCharField
 
 
@@ -40,7 +41,8 @@ class CacheStatsOutput(serializers.Serializer):
 class CacheStatsView(APIView):
     permission_classes = [IsAdminKey]
 
-    @extend_schema(responses={200: CacheStatsOutput}, summary="Cache figures")
+    @extend_schema(responses={200: CacheStatsOutput}, summary="Cache figures",
+                   extensions=contract_errors("invalid_api_key", "admin_key_required", "internal_error", admin=True))
     def get(self, request):
         return Response(cache_stats())
 
@@ -65,7 +67,9 @@ class CacheClearOutput(serializers.Serializer):
 class CacheClearView(APIView):
     permission_classes = [IsAdminKey]
 
-    @extend_schema(request=CacheClearInput, responses={200: CacheClearOutput}, summary="Empty the caches")
+    @extend_schema(request=CacheClearInput, responses={200: CacheClearOutput}, summary="Empty the caches",
+                   extensions=contract_errors("invalid_request", "invalid_api_key", "admin_key_required",
+                                              "internal_error", "service_unavailable", admin=True))
     def post(self, request):
         data = CacheClearInput(data=request.data or {})
         data.is_valid(raise_exception=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from apps.completions.ingress.responses_openapi import RESPONSES_COMPONENTS, RESPONSES_PATHS
 from apps.completions.request_schema import COMPONENTS, ROOT
+from gateway_site.openapi import COMPLETION_ERRORS, contract_errors
 
 _MODEL = {
     "type": "object",
@@ -14,6 +15,16 @@ _MODEL = {
         "object": {"type": "string", "enum": ["model"]},
         "created": {"type": "integer"},
         "owned_by": {"type": "string"},
+    },
+}
+
+_USAGE = {
+    "type": "object",
+    "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
+    "properties": {
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
     },
 }
 
@@ -27,15 +38,76 @@ CHAT_COMPONENTS = {
             "object": {"type": "string", "enum": ["chat.completion"]},
             "created": {"type": "integer"},
             "model": {"type": "string"},
-            "choices": {"type": "array", "items": {"type": "object"}},
-            "usage": {
+            "choices": {"type": "array", "items": {
                 "type": "object",
+                "required": ["index", "message", "finish_reason"],
                 "properties": {
-                    "prompt_tokens": {"type": "integer"},
-                    "completion_tokens": {"type": "integer"},
-                    "total_tokens": {"type": "integer"},
+                    "index": {"type": "integer"},
+                    "message": {"type": "object", "required": ["role"], "properties": {
+                        "role": {"type": "string", "enum": ["assistant"]},
+                        "content": {"type": "string", "nullable": True},
+                        "refusal": {"type": "string", "nullable": True},
+                        "tool_calls": {"type": "array", "items": {"$ref": "#/components/schemas/ToolCall"}},
+                    }},
+                    "finish_reason": {"type": "string", "enum": ["stop", "length", "tool_calls", "content_filter"]},
+                    "logprobs": {"type": "object", "nullable": True},
                 },
-            },
+            }},
+            "usage": {"$ref": "#/components/schemas/Usage"},
+        },
+    },
+    "ToolCall": {
+        "type": "object",
+        "required": ["id", "type", "function"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string", "enum": ["function"]},
+            "function": {"type": "object", "required": ["name", "arguments"], "properties": {
+                "name": {"type": "string"}, "arguments": {"type": "string", "description": "JSON text"}}},
+        },
+    },
+    "Usage": _USAGE,
+    # One `data:` event of a stream (text/event-stream); the stream ends with `data: [DONE]`.
+    "ChatCompletionChunk": {
+        "type": "object",
+        "description": "One server-sent event of a stream: `data: {chunk}`, blank line; the last event is "
+                       "`data: [DONE]`. The first chunk carries the role, the last one the finish_reason; with "
+                       "stream_options.include_usage a final chunk has empty choices and the usage. A failure "
+                       "after the first chunk arrives as an event `data: {\"error\": {...}}` in the Error shape.",
+        "required": ["id", "object", "created", "model", "choices"],
+        "properties": {
+            "id": {"type": "string", "description": "The same for every chunk of one completion"},
+            "object": {"type": "string", "enum": ["chat.completion.chunk"]},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "system_fingerprint": {"type": "string", "nullable": True},
+            "choices": {"type": "array", "items": {
+                "type": "object",
+                "required": ["index", "delta", "finish_reason"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "delta": {"type": "object", "properties": {
+                        "role": {"type": "string", "enum": ["assistant"]},
+                        "content": {"type": "string", "nullable": True},
+                        "refusal": {"type": "string", "nullable": True},
+                        "tool_calls": {"type": "array", "items": {
+                            "type": "object", "required": ["index"],
+                            "properties": {
+                                "index": {"type": "integer"},
+                                "id": {"type": "string"},
+                                "type": {"type": "string", "enum": ["function"]},
+                                "function": {"type": "object", "properties": {
+                                    "name": {"type": "string"}, "arguments": {"type": "string", "description": "A piece of JSON text"}}},
+                            },
+                        }},
+                    }},
+                    "finish_reason": {"type": "string", "nullable": True,
+                                      "enum": ["stop", "length", "tool_calls", "content_filter", None]},
+                    "logprobs": {"type": "object", "nullable": True},
+                },
+            }},
+            # Inline rather than a $ref: OpenAPI 3.0's `nullable` does not reach into an allOf.
+            "usage": {**_USAGE, "nullable": True, "description": "null, except in the last chunk with stream_options.include_usage"},
         },
     },
     "ModelList": {
@@ -58,6 +130,56 @@ _HEADERS = {
     "X-RateLimit-Reset": {"schema": {"type": "integer"}},
 }
 
+CHAT_REQUEST_EXAMPLES = {
+    "question": {"summary": "A question", "value": {
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "You are a concise assistant for an online shop's support team."},
+            {"role": "user", "content": "A customer asks how long a refund takes. Answer in two sentences."},
+        ],
+        "temperature": 0.3,
+        "max_tokens": 200,
+    }},
+    "stream": {"summary": "Streamed, with the usage at the end", "value": {
+        "model": "claude-sonnet-4-20250514",
+        "messages": [{"role": "user", "content": "Write a haiku about caching."}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }},
+    "tools": {"summary": "With a tool the model may call", "value": {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "What is the weather in Lisbon?"}],
+        "tools": [{"type": "function", "function": {
+            "name": "get_weather", "description": "Current weather for a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        }}],
+        "tool_choice": "auto",
+    }},
+}
+CHAT_RESPONSE_EXAMPLE = {
+    "id": "chatcmpl-9x2Lq7aRcN1v",
+    "object": "chat.completion",
+    "created": 1796205300,
+    "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None, "message": {
+        "role": "assistant", "refusal": None,
+        "content": "Refunds are sent within 2 business days of our receiving the item. Your bank may take "
+                   "another 3 to 5 days to show it.",
+    }}],
+    "usage": {"prompt_tokens": 38, "completion_tokens": 31, "total_tokens": 69},
+}
+CHAT_STREAM_EXAMPLE = (
+    'data: {"id":"chatcmpl-9x2Lr","object":"chat.completion.chunk","created":1796205301,"model":"claude-sonnet-4-20250514",'
+    '"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n'
+    'data: {"id":"chatcmpl-9x2Lr","object":"chat.completion.chunk","created":1796205301,"model":"claude-sonnet-4-20250514",'
+    '"choices":[{"index":0,"delta":{"content":"Keys in memory"},"finish_reason":null}]}\n\n'
+    'data: {"id":"chatcmpl-9x2Lr","object":"chat.completion.chunk","created":1796205301,"model":"claude-sonnet-4-20250514",'
+    '"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    'data: {"id":"chatcmpl-9x2Lr","object":"chat.completion.chunk","created":1796205301,"model":"claude-sonnet-4-20250514",'
+    '"choices":[],"usage":{"prompt_tokens":14,"completion_tokens":17,"total_tokens":31}}\n\n'
+    "data: [DONE]\n\n"
+)
+
 CHAT_PATHS = {
     "/v1/chat/completions": {
         "post": {
@@ -71,20 +193,23 @@ CHAT_PATHS = {
             ],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ROOT}"}}},
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ROOT}"},
+                                                 "examples": CHAT_REQUEST_EXAMPLES}},
             },
             "responses": {
                 "200": {
-                    "description": "A chat.completion object, or an SSE stream of chat.completion.chunk objects ending with [DONE].",
+                    "description": "A chat.completion object; with `stream: true`, server-sent events, each a "
+                                   "chat.completion.chunk, ending with `data: [DONE]`.",
                     "headers": _HEADERS,
                     "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletion"}},
-                        "text/event-stream": {"schema": {"type": "string"}},
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletion"},
+                                             "example": CHAT_RESPONSE_EXAMPLE},
+                        "text/event-stream": {"schema": {"$ref": "#/components/schemas/ChatCompletionChunk"},
+                                              "example": CHAT_STREAM_EXAMPLE},
                     },
                 },
-                "502": {"description": "provider_error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "504": {"description": "provider_timeout", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
+            **contract_errors(*COMPLETION_ERRORS),
         }
     },
     "/v1/models": {
@@ -92,6 +217,7 @@ CHAT_PATHS = {
             "operationId": "models_list",
             "summary": "List the models this gateway serves",
             "tags": ["v1"],
+            **contract_errors("invalid_api_key", "internal_error", "service_unavailable"),
             "responses": {
                 "200": {"description": "OpenAI list shape", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ModelList"}}}},
             },
@@ -105,8 +231,8 @@ CHAT_PATHS = {
             "parameters": [{"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
                 "200": {"description": "OpenAI model object", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}},
-                "404": {"description": "not_found", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
+            **contract_errors("invalid_api_key", "not_found", "internal_error", "service_unavailable"),
         }
     },
 }
@@ -141,8 +267,10 @@ MESSAGES_COMPONENTS = {
 }
 _ANTHROPIC_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/AnthropicError"}}}
 _MESSAGES_ERRORS = {str(status): {"description": kind, "content": _ANTHROPIC_ERROR} for status, kind in (
-    (400, "invalid_request_error"), (401, "authentication_error"), (404, "not_found_error (unknown model)"),
-    (429, "rate_limit_error"), (502, "api_error"))}
+    (400, "invalid_request_error"), (401, "authentication_error"), (403, "permission_error (a model the key may not use)"),
+    (404, "not_found_error (unknown model)"), (413, "request_too_large"),
+    (429, "rate_limit_error (rate limit or budget)"), (500, "api_error"), (502, "api_error (the provider failed)"),
+    (503, "overloaded_error (a dependency is unavailable)"), (504, "api_error (the provider did not answer in time)"))}
 MESSAGES_PATHS = {
     "/v1/messages": {
         "post": {
@@ -155,6 +283,7 @@ MESSAGES_PATHS = {
                         "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": {"type": "string"}}}},
                 **_MESSAGES_ERRORS,
             },
+            **contract_errors(),  # its errors are Anthropic's shape, listed above
         }
     },
     "/v1/messages/count_tokens": {
@@ -168,6 +297,7 @@ MESSAGES_PATHS = {
                     "type": "object", "properties": {"input_tokens": {"type": "integer"}}}}}},
                 **_MESSAGES_ERRORS,
             },
+            **contract_errors(),  # its errors are Anthropic's shape, listed above
         }
     },
 }

@@ -25,11 +25,13 @@ from apps.stats.models import KeyRollup, Span
 from apps.stats.rollups import THROTTLED_CODE, bucket_start
 from apps.stats.selectors import configured_providers
 from gateway_site.breaker import provider_breakers
+from gateway_site.errors import BudgetExceeded
 
 WINDOWS = {"1h": dt.timedelta(hours=1), "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
 DEFAULT_WINDOW = "24h"
 TOP_KEYS = 10
 LATENCY_SAMPLE = 5000  # most recent upstream answers the percentiles are taken from
+BUDGET_CODE = BudgetExceeded.code  # "budget_exceeded"
 
 # Same columns from both sources: bucket, provider, model, cache, then the sums.
 _FROM_RECORDS = """
@@ -51,8 +53,15 @@ SELECT provider, percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms),
        percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms), COUNT(*)
 FROM (SELECT provider, latency_ms FROM stats_usagerecord
       WHERE created_at >= %(since)s AND provider <> '' AND cache = '' AND error_code <> %(throttled)s
+        AND error_code <> %(budget)s
       ORDER BY created_at DESC LIMIT %(sample)s) AS recent
 GROUP BY provider
+"""
+# Budget refusals are not in the rollups (which count only rate-limit throttles); the
+# records' partial index on them (stats_usage_budget_refused) keeps this cheap.
+_BUDGET_REFUSALS_SQL = """
+SELECT date_trunc(%(unit)s, created_at) AS bucket, provider, COUNT(*)
+FROM stats_usagerecord WHERE error_code = %(budget)s AND created_at >= %(since)s GROUP BY 1, 2
 """
 _TOP_KEYS_SQL = """
 SELECT key_id, SUM(cost_usd) AS spend, SUM(requests) AS requests, SUM(total_tokens)
@@ -71,7 +80,7 @@ def dashboard_figures(*, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
     if window not in WINDOWS:
         window = DEFAULT_WINDOW
     since = window_since(window)
-    params = {"since": since, "throttled": THROTTLED_CODE, "sample": LATENCY_SAMPLE, "top": TOP_KEYS}
+    params = {"since": since, "throttled": THROTTLED_CODE, "budget": BUDGET_CODE, "sample": LATENCY_SAMPLE, "top": TOP_KEYS}
     source = _FROM_RECORDS if window == "1h" else _FROM_ROLLUPS
     with connection.cursor() as cursor:
         cursor.execute(_GROUPS_SQL.format(source=source), params)
@@ -81,12 +90,20 @@ def dashboard_figures(*, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
         latency = {provider: (p50, p95, count) for provider, p50, p95, count in cursor.fetchall()}
         cursor.execute(_TOP_KEYS_SQL, {**params, "since": bucket_start(since, "h")})
         top_keys = cursor.fetchall()
+        unit = "minute" if window == "1h" else "hour"
+        cursor.execute(_BUDGET_REFUSALS_SQL, {"unit": unit, "budget": BUDGET_CODE, "since": since})
+        refusal_rows = cursor.fetchall()
+    refusals: dict[dt.datetime, int] = defaultdict(int)
+    refused_by_provider: dict[str, int] = defaultdict(int)
+    for bucket, provider, count in refusal_rows:
+        refusals[bucket] += int(count)
+        refused_by_provider[provider] += int(count)
     return {
         "window": window,
         "since": since.isoformat(),
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        **_totals_and_series(groups, buckets=_buckets(since, window)),
-        "providers": _providers(groups, latency),
+        **_totals_and_series(groups, buckets=_buckets(since, window), refusals=refusals),
+        "providers": _providers(groups, latency, refused=refused_by_provider),
         "top_keys": _top_keys(top_keys),
         "teams": team_figures(since=since),
     }
@@ -104,7 +121,11 @@ def _buckets(since: dt.datetime, window: str) -> list[dt.datetime]:
     return [first + step * index for index in range(int((now - first) / step) + 1)]
 
 
-def _totals_and_series(groups: list[tuple], *, buckets: list[dt.datetime]) -> dict[str, Any]:
+def _totals_and_series(groups: list[tuple], *, buckets: list[dt.datetime],
+                       refusals: dict[dt.datetime, int] | None = None) -> dict[str, Any]:
+    """Totals and per-bucket series. `errors` excludes rate-limit throttles and budget
+    refusals, which have their own series (`refusals`: budget refusals per bucket)."""
+    refusals = refusals or {}
     series: dict[dt.datetime, list] = {bucket: [0, 0, 0, Decimal(0)] for bucket in buckets}
     models: dict[str, list] = defaultdict(lambda: [0, 0, Decimal(0)])
     cache = {"exact": 0, "semantic": 0}
@@ -121,15 +142,20 @@ def _totals_and_series(groups: list[tuple], *, buckets: list[dt.datetime]) -> di
             row[2] += cost or 0
         if cache_kind in cache:
             cache[cache_kind] += requests
+    for bucket, count in refusals.items():
+        point = series.setdefault(bucket, [0, 0, 0, Decimal(0)])
+        point[1] -= count  # counted among the errors by the rollups
     series = dict(sorted(series.items()))
+    refused = [refusals.get(bucket, 0) for bucket in series]
     requests = sum(point[0] for point in series.values())
     throttled = sum(point[2] for point in series.values())
-    looked_up = requests - throttled
+    looked_up = requests - throttled - sum(refused)  # refused requests never reach a cache
     return {
         "totals": {
             "requests": requests,
             "errors": sum(point[1] for point in series.values()),
             "throttled": throttled,
+            "budget_refused": sum(refused),
             "spend_usd": _money(sum((point[3] for point in series.values()), Decimal(0))),
             "tokens": sum(row[1] for row in models.values()),
         },
@@ -138,6 +164,7 @@ def _totals_and_series(groups: list[tuple], *, buckets: list[dt.datetime]) -> di
             "requests": [point[0] for point in series.values()],
             "errors": [point[1] for point in series.values()],
             "throttled": [point[2] for point in series.values()],
+            "budget_refused": refused,
             "spend_usd": [_money(point[3]) for point in series.values()],
         },
         "models": [
@@ -157,15 +184,20 @@ def _rate(hits: int, lookups: int) -> float:
     return round(hits / lookups, 4) if lookups > 0 else 0.0
 
 
-def _providers(groups: list[tuple], latency: dict[str, tuple]) -> list[dict[str, Any]]:
-    """Every configured provider, with its answers (cache hits and throttled requests never
-    reached it), errors, latency and breaker. The breaker is this process's view."""
+def _providers(groups: list[tuple], latency: dict[str, tuple], *, refused: dict[str, int]) -> list[dict[str, Any]]:
+    """Every configured provider, with its answers (cache hits, throttled requests and
+    budget refusals never reached it), errors, latency and breaker. The breaker is this
+    process's view."""
     sums: dict[str, list[int]] = {name: [0, 0] for name in configured_providers()}
     for _bucket, provider, _model, cache_kind, requests, errors, throttled, _tokens, _cost in groups:
         if provider and not cache_kind:
             row = sums.setdefault(provider, [0, 0])
             row[0] += requests - throttled
             row[1] += errors - throttled
+    for provider, count in refused.items():
+        if provider in sums:
+            sums[provider][0] -= count
+            sums[provider][1] -= count
     breakers = provider_breakers()
     figures = []
     for name, (requests, errors) in sorted(sums.items()):

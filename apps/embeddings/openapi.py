@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+from gateway_site.openapi import COMPLETION_ERRORS, contract_errors
 
 EMBEDDING_COMPONENTS = {
     "EmbeddingRequest": {
@@ -67,11 +67,8 @@ EMBEDDING_PATHS = {
                     "headers": {"X-Cache": {"schema": {"type": "string", "enum": ["HIT-EXACT", "MISS"]}}},
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EmbeddingList"}}},
                 },
-                "400": {"description": "invalid_request, model_not_found", **_ERROR},
-                "502": {"description": "provider_error", **_ERROR},
-                "503": {"description": "service_unavailable (the local model could not load)", **_ERROR},
-                "504": {"description": "provider_timeout", **_ERROR},
             },
+            **contract_errors(*COMPLETION_ERRORS),
         }
     },
 }

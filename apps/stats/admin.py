@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from apps.keys.models import ApiKey
+from apps.keys.models import ApiKey, Team
 from apps.stats.models import UsageRecord
 from apps.stats.selectors import configured_providers
 from gateway_site.gateway_config import ConfigError, get_config
@@ -42,17 +42,40 @@ class EstimatedCountPaginator(Paginator):
         return estimate if estimate > 10_000 else super().count
 
 
-# Choices come from the keys table and the configuration, never from a DISTINCT over the
-# usage table (millions of rows). A team filter joins these once keys have teams.
+def visible_teams(request: HttpRequest):
+    """The teams whose usage this console user may see: all for a superuser, else the
+    teams they are a member of."""
+    teams = Team.objects.all()
+    return teams if request.user.is_superuser else teams.filter(members=request.user)
+
+
+# Choices come from the keys and teams tables and the configuration, never from a DISTINCT
+# over the usage table (millions of rows).
 class KeyFilter(admin.SimpleListFilter):
     title = "key"
     parameter_name = "key"
 
     def lookups(self, request, model_admin):
-        return [(str(pk), name) for pk, name in ApiKey.objects.order_by("name").values_list("pk", "name")[:200]]
+        keys = ApiKey.objects.order_by("name")
+        if not request.user.is_superuser:
+            keys = keys.filter(team__in=visible_teams(request))
+        return [(str(pk), name) for pk, name in keys.values_list("pk", "name")[:200]]
 
     def queryset(self, request, queryset):
         return queryset.filter(api_key_id=self.value()) if self.value() else queryset
+
+
+class TeamFilter(admin.SimpleListFilter):
+    """The team the key belonged to when the request was made (the record's team_id)."""
+
+    title = "team"
+    parameter_name = "team"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in visible_teams(request).order_by("name").values_list("pk", "name")[:200]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(team_id=self.value()) if self.value() else queryset
 
 
 class ModelFilter(admin.SimpleListFilter):
@@ -107,7 +130,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
         "created_at", "key", "model", "provider", "status_code", "error_code", "cache_outcome", "stream",
         "total_tokens", "cost", "latency", "error",
     )
-    list_filter = (KeyFilter, ModelFilter, ProviderFilter, StatusFilter, "cache", "stream")
+    list_filter = (KeyFilter, TeamFilter, ModelFilter, ProviderFilter, StatusFilter, "cache", "stream")
     search_fields = ("request_id", "key_prefix", "api_key__name", "error_message")
     list_select_related = ("api_key",)
     date_hierarchy = "created_at"
@@ -149,6 +172,13 @@ class UsageRecordAdmin(admin.ModelAdmin):
     @admin.display(description="error")
     def error(self, record: UsageRecord) -> str:
         return record.error_message[:80]
+
+    def get_queryset(self, request):
+        # A team's members see its requests; a superuser sees every request.
+        records = super().get_queryset(request)
+        if request.user.is_superuser:
+            return records
+        return records.filter(team_id__in=visible_teams(request).values("pk"))
 
     def has_add_permission(self, request) -> bool:
         return False

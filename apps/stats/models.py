@@ -45,6 +45,9 @@ class UsageRecord(models.Model):
             models.Index(fields=["api_key", "created_at"]),
             # A team's spend in its budget period (apps/keys/budgets.py seeds its counter).
             models.Index(fields=["team_id", "created_at"], name="stats_usage_team_created"),
+            # The console's budget refusals over time: a few rows among millions, so partial.
+            models.Index(fields=["created_at"], condition=models.Q(error_code="budget_exceeded"),
+                         name="stats_usage_budget_refused"),
         ]
 
     def __str__(self) -> str:

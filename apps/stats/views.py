@@ -17,6 +17,7 @@ from apps.stats.selectors import configured_providers, stats_summary
 from gateway_site.errors import InvalidRequest, render_error_body, utc_timestamp
 from gateway_site.gateway_config import ConfigError
 from gateway_site.middleware import request_id_of
+from gateway_site.openapi import contract_errors
 from gateway_site.reload import config_reload
 
 # `auth=[]` would leave the operation without `security`, and so under the document's
@@ -29,6 +30,8 @@ class HealthView(APIView):
     """Dependencies and providers; 503 when requests cannot be served."""
 
     @extend_schema(
+        summary="Health of the gateway, its database, Redis and providers",
+        extensions=contract_errors("invalid_api_key", "internal_error", "service_unavailable"),
         responses={200: inline_serializer("Health", {
             "status": serializers.ChoiceField(["healthy", "degraded", "unhealthy"]),
             "timestamp": serializers.CharField(),
@@ -45,7 +48,8 @@ class ReadinessView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: _ProbeSerializer, 503: _ProbeSerializer}, auth=PUBLIC)
+    @extend_schema(summary="Readiness probe (public): 503 until the database and configuration are usable",
+                   responses={200: _ProbeSerializer, 503: _ProbeSerializer}, auth=PUBLIC)
     def get(self, request):
         ready = health.check_database() == "connected" and health.check_config()
         status = ("ready" if health.check_embedder_warm() else "warming") if ready else "not_ready"
@@ -56,7 +60,7 @@ class LivenessView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: _ProbeSerializer}, auth=PUBLIC)
+    @extend_schema(summary="Liveness probe (public): the process answers", responses={200: _ProbeSerializer}, auth=PUBLIC)
     def get(self, request):
         return Response({"status": "alive", "timestamp": utc_timestamp()})
 
@@ -76,6 +80,9 @@ class StatsView(APIView):
     permission_classes = [IsAdminKey]
 
     @extend_schema(
+        summary="Usage, cache, rate-limit and spend figures of the whole gateway",
+        extensions=contract_errors("invalid_request", "invalid_api_key", "admin_key_required", "internal_error",
+                                   "service_unavailable", admin=True),
         parameters=[StatsQuery],
         responses={200: inline_serializer("Stats", {
             "total_requests": serializers.IntegerField(),
@@ -144,7 +151,12 @@ class MetricsView(APIView):
 
     # auth named here: derived from MetricsAuthentication, drf-spectacular would register the
     # same two security schemes a second time under another identity (its W001 warning).
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, auth=[{"ApiKeyHeader": []}, {"BearerAuth": []}])
+    @extend_schema(
+        summary="Prometheus metrics (text format)",
+        description="Also open, without a key, to client addresses listed in GATEWAY_METRICS_ALLOWED_IPS.",
+        extensions=contract_errors("invalid_api_key", "admin_key_required", "internal_error", admin=True),
+        responses={(200, "text/plain"): OpenApiTypes.STR}, auth=[{"ApiKeyHeader": []}, {"BearerAuth": []}],
+    )
     def get(self, request):
         metrics.initialise_providers(configured_providers())
         body, content_type = metrics.render()
@@ -156,7 +168,10 @@ class ReloadConfigView(APIView):
 
     permission_classes = [IsAdminKey]
 
-    @extend_schema(request=None, responses={200: inline_serializer("ConfigReloaded", {
+    @extend_schema(
+        summary="Reload gateway.yaml in every process",
+        extensions=contract_errors("invalid_request", "invalid_api_key", "admin_key_required", "internal_error", admin=True),
+        request=None, responses={200: inline_serializer("ConfigReloaded", {
         "status": serializers.CharField(), "message": serializers.CharField(),
         "timestamp": serializers.CharField(), "digest": serializers.CharField(),
     })})

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from gateway_site.openapi import COMPLETION_ERRORS, contract_errors
+
 _ITEM = {
     "type": "object",
     "description": "A `message` (role user/assistant/system/developer; content a string or input_text, input_image, "
@@ -60,6 +62,7 @@ RESPONSES_PATHS = {
             "operationId": "responses_create",
             "summary": "Create a response (OpenAI's Responses API, every model; streaming with stream: true)",
             "tags": ["v1"],
+            **contract_errors(*COMPLETION_ERRORS),
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateResponseRequest"}}},

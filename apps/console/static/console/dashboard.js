@@ -21,6 +21,7 @@
       { label: "requests", data: [], borderColor: "#417690", tension: 0.2 },
       { label: "errors", data: [], borderColor: "#ba2121", tension: 0.2 },
       { label: "throttled", data: [], borderColor: "#d6a400", tension: 0.2 },
+      { label: "budget refusals", data: [], borderColor: "#7b3294", tension: 0.2 },
     ] },
     options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true } } },
   });
@@ -61,11 +62,19 @@
     return link;
   }
 
+  function teamLink(team) {
+    const link = document.createElement("a");
+    link.href = team.url;
+    link.textContent = team.name;
+    return link;
+  }
+
   function show(figures) {
     if (figures.window !== windowName) return;  // an answer for a window no longer shown
     setText("figure-requests", count(figures.totals.requests));
     setText("figure-errors", count(figures.totals.errors));
     setText("figure-throttled", count(figures.totals.throttled));
+    setText("figure-budget-refused", count(figures.totals.budget_refused || 0));
     setText("figure-spend", money(figures.totals.spend_usd));
     setText("figure-tokens", count(figures.totals.tokens));
     setText("figure-exact-rate", percent(figures.cache.exact_hit_rate));
@@ -74,6 +83,7 @@
     traffic.data.datasets[0].data = figures.series.requests;
     traffic.data.datasets[1].data = figures.series.errors;
     traffic.data.datasets[2].data = figures.series.throttled;
+    traffic.data.datasets[3].data = figures.series.budget_refused || [];
     traffic.update();
     models.data.labels = figures.models.map((row) => row.model);
     models.data.datasets[0].data = figures.models.map((row) => row.spend_usd);
@@ -84,7 +94,7 @@
     rows("table-keys", figures.top_keys, (k) => [keyLink(k), money(k.spend_usd), count(k.requests), count(k.tokens)]);
     const teams = document.getElementById("section-teams");
     teams.hidden = !figures.teams || figures.teams.length === 0;
-    if (figures.teams) rows("table-teams", figures.teams, (t) => [t.name, money(t.spend_usd),
+    if (figures.teams) rows("table-teams", figures.teams, (t) => [teamLink(t), money(t.spend_usd),
       t.budget_usd === null ? "–" : `${money(t.budget_usd)} (${Math.round(100 * t.budget_used)} % used)`]);
     root.dataset.updatedAt = figures.generated_at;
   }
