@@ -36,7 +36,8 @@ def test_it_counts_budget_refusals_apart_from_errors(window):
 
 
 def test_it_links_teams_closest_to_their_budget_first():
-    full, idle = team_create(name="full", budget_usd=Decimal("0.01")), team_create(name="idle", budget_usd=Decimal("5"))
+    full = team_create(name="full", budget_usd=Decimal("0.01"))
+    team_create(name="idle", budget_usd=Decimal("5"))  # spends nothing: listed after
     api_key, _ = key_create(name="full-api", team=full)
     usage_record(UsageData(request_id="req_full", status_code=200, api_key_id=api_key.pk, team_id=full.pk,
                            model="gpt-4o", provider="openai", cost_usd=Decimal("0.02")))

@@ -14,7 +14,6 @@ from openapi_schema_validator import OAS30Validator
 from apps.completions.request_schema import check_chat_schema
 from apps.keys.services import key_create
 from gateway_site import errors
-from gateway_site.openapi import COMPLETION_ERRORS
 from tests.conftest import needs_redis
 
 pytestmark = pytest.mark.django_db
