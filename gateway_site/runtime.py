@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from typing import TypeVar
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ Part = TypeVar("Part")
 class Runtime:
     def __init__(self) -> None:
         self._parts: dict[type, object] = {}
+        self.started = time.monotonic()  # the worker's start (the ASGI lifespan installs a fresh one)
 
     def part(self, kind: type[Part]) -> Part:
         """This process's instance of `kind`, made with `kind()` on first use."""

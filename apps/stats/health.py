@@ -8,13 +8,13 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from gateway_site import runtime
 from gateway_site.breaker import provider_breakers
 from gateway_site.errors import utc_timestamp
 from gateway_site.gateway_config import LOCAL_PROTOCOL, ConfigError, get_config
 from gateway_site.redis_topology import sync_redis
 
 HEALTH_REDIS_TIMEOUT = 0.5  # seconds: a dead Redis must not hang a Kubernetes probe
-PROCESS_STARTED = time.monotonic()
 
 
 def check_database() -> str:
@@ -111,14 +111,14 @@ def _semantic_cache_state() -> str | None:
 
 def check_embedder_warm() -> bool:
     """False while the semantic cache is on and the embedding service is not answering yet,
-    for at most GATEWAY_EMBEDDER_WARMUP_TIMEOUT after this process started: then the gateway
+    for at most GATEWAY_EMBEDDER_WARMUP_TIMEOUT after this worker started: then the gateway
     serves without the semantic cache rather than never becoming ready."""
     try:
         if not get_config().cache.semantic_enabled:
             return True
     except ConfigError:
         return True
-    if time.monotonic() - PROCESS_STARTED > settings.GATEWAY_EMBEDDER_WARMUP_TIMEOUT:
+    if time.monotonic() - runtime.runtime().started > settings.GATEWAY_EMBEDDER_WARMUP_TIMEOUT:
         return True
     from apps.cache.semantic import embedder_status
 

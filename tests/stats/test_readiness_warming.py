@@ -5,7 +5,6 @@ import dataclasses
 
 import pytest
 
-from apps.stats import health
 from gateway_site import gateway_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,8 +20,8 @@ def test_it_is_warming_until_the_embedding_service_answers(client, no_embedder):
     assert response.status_code == 503 and response.json()["status"] == "warming"
 
 
-def test_it_becomes_ready_without_the_service_after_the_warm_up_timeout(client, no_embedder, settings, monkeypatch):
-    monkeypatch.setattr(health, "PROCESS_STARTED", health.PROCESS_STARTED - 61)
+def test_it_becomes_ready_without_the_service_after_the_warm_up_timeout(client, no_embedder, settings, runtime):
+    runtime.started -= 61  # this worker started 61 s ago
     settings.GATEWAY_EMBEDDER_WARMUP_TIMEOUT = 60
     response = client.get("/health/ready")
     assert response.status_code == 200 and response.json()["status"] == "ready"
