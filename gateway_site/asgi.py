@@ -25,7 +25,7 @@ from apps.completions.urls import api_routes  # noqa: E402  (the apps need Djang
 from apps.console.routing import websocket_urlpatterns  # noqa: E402
 from apps.stats.metrics import observe_request, unhandled_error  # noqa: E402
 from apps.stats.usage import aflush_all  # noqa: E402
-from gateway_site import events, runtime  # noqa: E402
+from gateway_site import events, runtime, tracing  # noqa: E402
 from gateway_site.front_door import FrontDoor, observe_unhandled_with  # noqa: E402
 
 
@@ -36,6 +36,8 @@ async def startup() -> None:
     gc.freeze()
     # Hear key revocations and config reloads from the first moment, not the first request.
     events.ensure_listener()
+    # In each worker process: the span exporter's thread would not survive a fork.
+    tracing.configure_from_environment()
 
 
 async def shutdown() -> None:
@@ -43,6 +45,7 @@ async def shutdown() -> None:
         await aflush_all()
     finally:
         await runtime.runtime().aclose()
+        tracing.shutdown()  # exports the spans still batched
 
 
 observe_unhandled_with(unhandled_error)
