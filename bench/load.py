@@ -4,7 +4,9 @@
 
 Starts the fake upstream and the gateway in its production configuration (one uvicorn
 worker, uvloop + httptools, no access log), creates a benchmark key, then runs wrk at 1,
-16 and 64 connections, non-stream and stream, against both. Every prompt is unique, so no
+16 and 64 connections, non-stream and stream, against both. A second gateway has tracing
+on (OpenTelemetry, batched OTLP/HTTP export to a local sink that discards the spans,
+bench/otlp_sink.py): its rows are "gateway (tracing on)". Every prompt is unique, so no
 cache answers. Time to first byte of a stream at 1 connection is measured by a small
 sequential client (wrk only sees whole responses). Bounded: about 2-3 minutes.
 """
@@ -104,6 +106,10 @@ def main() -> None:
     with FakeUpstream() as fake:
         env = {**os.environ, **fake.env(), "LOG_LEVEL": "WARNING", "GATEWAY_EMBEDDED_DB_KEEP": "1"}
         gateway, url = start_gateway(env, args.server, args.workers)
+        sink_port = free_port()
+        sink = subprocess.Popen([sys.executable, str(ROOT / "bench" / "otlp_sink.py"), str(sink_port)], stdout=subprocess.PIPE, text=True)
+        traced, traced_url = start_gateway({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}"},
+                                           args.server, args.workers)
         try:
             key = create_key(env)
             auth = {"Authorization": f"Bearer {key}"}
@@ -111,6 +117,7 @@ def main() -> None:
             targets = [
                 ("direct", f"{fake.url}/openai/v1/chat/completions", {"Authorization": "Bearer fake-key"}, UPSTREAM_BODY, UPSTREAM_STREAM_BODY),
                 ("gateway", f"{url}/v1/chat/completions", auth, BODY, STREAM_BODY),
+                ("gateway (tracing on)", f"{traced_url}/v1/chat/completions", auth, BODY, STREAM_BODY),
                 ("gateway /v1/messages", f"{url}/v1/messages", auth, MESSAGES_BODY, MESSAGES_STREAM_BODY),
             ]
             for name, target, headers, body, _ in targets:  # warm-up: connections, imports, caches
@@ -136,15 +143,18 @@ def main() -> None:
             print()
             for mode in ("non-stream", "stream"):
                 if 1 in connections:
-                    for name in ("gateway", "gateway /v1/messages"):
+                    for name in ("gateway", "gateway (tracing on)", "gateway /v1/messages"):
                         overhead = results[(mode, 1, name)].p50_ms - results[(mode, 1, "direct")].p50_ms
                         print(f"overhead p50 at 1 connection, {mode}, {name} (whole response): {overhead:.2f} ms")
             print(f"time to first byte of a stream, p50 at 1 connection: direct {ttfb_direct:.2f} ms, "
                   f"gateway {ttfb_gateway:.2f} ms, overhead {ttfb_gateway - ttfb_direct:.2f} ms")
             print(json.dumps({f"{m}/{c}/{n}": round(r.rps) for (m, c, n), r in results.items()}))
         finally:
-            gateway.terminate()
-            gateway.wait(timeout=15)
+            for process in (gateway, traced):
+                process.terminate()
+                process.wait(timeout=15)
+            sink.terminate()
+            print(sink.communicate(timeout=15)[0].strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
