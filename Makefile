@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-nodeps.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install chromium run demo test bench bench-cache bench-stats bench-semantic bench-semantic-load bench-embeddings migrate clean
+.PHONY: install chromium nginx run demo test bench bench-cache bench-stats bench-semantic bench-semantic-load bench-embeddings migrate clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ migrate: install
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
-test: install chromium
+# The deployment test (tests/site/test_behind_nginx.py) runs three gateways behind Debian's nginx.
+nginx:
+	@test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx)
+
+test: install chromium nginx
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (docs/benchmarks.md); wrk comes from Debian: apt-get install -y wrk

@@ -4,7 +4,9 @@
 
 Starts the fake upstream and the gateway in its production configuration (one uvicorn
 worker, uvloop + httptools, no access log), creates a benchmark key, then runs wrk at 1,
-16 and 64 connections, non-stream and stream, against both. Every prompt is unique, so no
+16 and 64 connections, non-stream and stream, against both. A second gateway has tracing
+on (OpenTelemetry, batched OTLP/HTTP export to a local sink that discards the spans,
+bench/otlp_sink.py): its rows are "gateway (tracing on)". Every prompt is unique, so no
 cache answers. Time to first byte of a stream at 1 connection is measured by a small
 sequential client (wrk only sees whole responses). Bounded: about 2-3 minutes.
 """
@@ -100,15 +102,24 @@ def main() -> None:
     parser.add_argument("--server", default="uvicorn", choices=["uvicorn", "granian", "daphne"])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--connections", default="1,16,64")
-    parser.add_argument("--endpoints", default="chat,messages,responses",
-                        help="gateway endpoints to measure: chat (/v1/chat/completions), messages (/v1/messages), "
-                             "responses (/v1/responses)")
+    parser.add_argument("--endpoints", default="chat,messages,responses,tracing",
+                        help="what to measure besides the upstream itself: chat (/v1/chat/completions), messages "
+                             "(/v1/messages), responses (/v1/responses), tracing (chat on a gateway with tracing on)")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
+    wanted = set(args.endpoints.split(","))
 
     with FakeUpstream() as fake:
         env = {**os.environ, **fake.env(), "LOG_LEVEL": "WARNING", "GATEWAY_EMBEDDED_DB_KEEP": "1"}
         gateway, url = start_gateway(env, args.server, args.workers)
+        sink = traced = None
+        traced_url = ""
+        if "tracing" in wanted:  # a second gateway, exporting every span to a local sink
+            sink_port = free_port()
+            sink = subprocess.Popen([sys.executable, str(ROOT / "bench" / "otlp_sink.py"), str(sink_port)],
+                                    stdout=subprocess.PIPE, text=True)
+            traced, traced_url = start_gateway({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}"},
+                                               args.server, args.workers)
         try:
             key = create_key(env)
             auth = {"Authorization": f"Bearer {key}"}
@@ -116,12 +127,12 @@ def main() -> None:
             targets = [
                 ("direct", f"{fake.url}/openai/v1/chat/completions", {"Authorization": "Bearer fake-key"}, UPSTREAM_BODY, UPSTREAM_STREAM_BODY),
                 ("gateway", f"{url}/v1/chat/completions", auth, BODY, STREAM_BODY),
+                ("gateway (tracing on)", f"{traced_url}/v1/chat/completions", auth, BODY, STREAM_BODY),
                 ("gateway /v1/messages", f"{url}/v1/messages", auth, MESSAGES_BODY, MESSAGES_STREAM_BODY),
                 ("gateway /v1/responses", f"{url}/v1/responses", auth, RESPONSES_BODY, RESPONSES_STREAM_BODY),
             ]
-            wanted = set(args.endpoints.split(","))
-            endpoint_of = {"direct": "direct", "gateway": "chat", "gateway /v1/messages": "messages",
-                           "gateway /v1/responses": "responses"}
+            endpoint_of = {"direct": "direct", "gateway": "chat", "gateway (tracing on)": "tracing",
+                           "gateway /v1/messages": "messages", "gateway /v1/responses": "responses"}
             targets = [t for t in targets if endpoint_of[t[0]] in wanted | {"direct"}]
             for name, target, headers, body, _ in targets:  # warm-up: connections, imports, caches
                 run_wrk(target, body_template=body, prompt=f"{PROMPT} {uuid.uuid4().hex[:8]}", headers=headers, connections=4, seconds=2)
@@ -153,8 +164,13 @@ def main() -> None:
                       f"gateway {ttfb_gateway:.2f} ms, overhead {ttfb_gateway - ttfb_direct:.2f} ms")
             print(json.dumps({f"{m}/{c}/{n}": round(r.rps) for (m, c, n), r in results.items()}))
         finally:
-            gateway.terminate()
-            gateway.wait(timeout=15)
+            for process in (gateway, traced):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=15)
+            if sink is not None:
+                sink.terminate()
+                print(sink.communicate(timeout=15)[0].strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

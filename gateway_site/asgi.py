@@ -28,7 +28,7 @@ from apps.console.routing import websocket_urlpatterns  # noqa: E402
 from apps.embeddings.urls import api_routes as embedding_routes  # noqa: E402
 from apps.stats.metrics import observe_request, unhandled_error  # noqa: E402
 from apps.stats.usage import aflush_all  # noqa: E402
-from gateway_site import events, runtime  # noqa: E402
+from gateway_site import events, runtime, tracing  # noqa: E402
 from gateway_site.access_log import json_access_log  # noqa: E402
 from gateway_site.front_door import FrontDoor, observe_unhandled_with  # noqa: E402
 
@@ -46,6 +46,8 @@ async def startup() -> None:
     # Connect to the embedding service and read the verifier's dictionary now, not in the
     # first lookups' budgets (in the background: start-up is not held by either).
     _background.add(asyncio.get_running_loop().create_task(awarm_up_semantic_cache()))
+    # In each worker process: the span exporter's thread would not survive a fork.
+    tracing.configure_from_environment()
 
 
 async def shutdown() -> None:
@@ -53,6 +55,7 @@ async def shutdown() -> None:
         await aflush_all()
     finally:
         await runtime.runtime().aclose()
+        tracing.shutdown()  # exports the spans still batched
 
 
 observe_unhandled_with(unhandled_error)

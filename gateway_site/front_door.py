@@ -39,7 +39,7 @@ import orjson
 import redis
 from django.db import DatabaseError
 
-from gateway_site import runtime
+from gateway_site import runtime, tracing
 from gateway_site.errors import (
     GatewayError,
     InternalError,
@@ -196,7 +196,10 @@ class FrontDoor:
     async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] == "http":
             if scope["path"].startswith(self.api_prefix):
-                return await self._serve_api(scope, receive, send)
+                if tracing.tracer is not None:  # off, tracing costs this one test
+                    return await self._serve_api_traced(scope, receive, send)
+                await self._serve_api(scope, receive, send)
+                return None
             return await self._serve_django(scope, receive, send)
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
@@ -206,7 +209,18 @@ class FrontDoor:
 
     # --- /v1/ -----------------------------------------------------------------------
 
-    async def _serve_api(self, scope: dict, receive, send) -> None:
+    async def _serve_api_traced(self, scope: dict, receive, send) -> None:
+        route, _ = self._resolve(scope["path"])
+        pattern = route.pattern if route is not None else "unmatched"
+        with tracing.request_span(scope["method"], pattern, scope["headers"]) as span:
+            request_id, status = await self._serve_api(scope, receive, send)
+            span.set_attribute(tracing.REQUEST_ID, request_id)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(tracing.Status(tracing.StatusCode.ERROR))
+
+    async def _serve_api(self, scope: dict, receive, send) -> tuple[str, int]:
+        """Answers; returns the request's id and the status the client got (499: none)."""
         request = ApiRequest(
             method=scope["method"],
             path=scope["path"],
@@ -223,7 +237,7 @@ class FrontDoor:
                     raise NotFound()
                 response = await route.view(request, **arguments)
             except _ClientGone:
-                return
+                return request.request_id, status
             except Exception as exc:  # noqa: BLE001 - every failure becomes a contract error, never a trace
                 error, body = contract_error(exc, request_id=request.request_id, path=request.path)
                 error_status = error.status
@@ -243,6 +257,7 @@ class FrontDoor:
                 request.on_finish(status, error)
             if self.access_log is not None:
                 self.access_log(request.request_id, request.method, request.path, status, request.started, request.describe)
+        return request.request_id, status
 
     def _resolve(self, path: str) -> tuple[ApiRoute | None, dict[str, str]]:
         for route in self.api_routes:

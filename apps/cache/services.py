@@ -17,6 +17,7 @@ from apps.cache import exact, semantic, tasks
 from apps.cache.policy import CachePlan, CacheQuery, embedding_plan_for, plan_for
 from apps.cache.replay import CompletionBuilder
 from apps.stats import metrics
+from gateway_site import tracing
 from gateway_site.gateway_config import CacheSettings
 
 # An answer cut by max_tokens ("length") is still the complete answer to that request.
@@ -56,6 +57,15 @@ async def acache_prefetch(plan: CachePlan) -> None:
 async def acache_lookup(plan: CachePlan, *, completion_id: str) -> CachedAnswer | None:
     """The answer a cache holds for this request, or None; counts misses per cache consulted.
     A hit carries `completion_id` as its id."""
+    if tracing.tracer is None:
+        return await _alookup(plan, completion_id)
+    with tracing.span("gateway.cache.lookup") as span:
+        answer = await _alookup(plan, completion_id)
+        span.set_attribute("gateway.cache.result", answer.kind if answer is not None else "miss")
+        return answer
+
+
+async def _alookup(plan: CachePlan, completion_id: str) -> CachedAnswer | None:
     if plan.exact_read:
         prefetched, plan.exact_prefetch = plan.exact_prefetch, None
         completion = await exact.aget(plan.exact_key, prefetched=prefetched)

@@ -20,6 +20,7 @@ from apps.keys.authentication import aauthenticate
 from apps.keys.budgets import PendingCheck, abudget_begin, abudget_check, abudget_finish
 from apps.keys.limiter import arate_limit_check, arate_limit_peek
 from apps.keys.registry import KeyInfo
+from gateway_site import tracing
 from gateway_site.errors import GatewayError
 from gateway_site.front_door import ApiRequest
 
@@ -50,6 +51,17 @@ async def admit(
     on the key's budgets (raising BudgetExceeded). A bad body raises its GatewayError, but
     only after it was counted too: the 429 comes first. Without `count` the limits' state
     is only reported. Either way the response gets the rate-limit (and budget) headers."""
+    if tracing.tracer is None:
+        return await _admit(request, parse, count)
+    with tracing.span("gateway.admission") as span:
+        try:
+            return await _admit(request, parse, count)
+        except GatewayError as error:
+            tracing.failed(span, error.code)
+            raise
+
+
+async def _admit(request: ApiRequest, parse: Callable[[KeyInfo], ParsedRequest] | None, count: bool) -> Admission:
     key = await aauthenticate(request.headers)
     if not count:
         request.response_headers.update(await arate_limit_peek(key))

@@ -23,6 +23,7 @@ from apps.keys.limiter import record_tokens
 from apps.keys.registry import KeyInfo
 from apps.stats import metrics
 from apps.stats.usage import UsageData, usage_record
+from gateway_site import tracing
 from gateway_site.errors import GatewayError
 from gateway_site.redaction import redact, shorten
 
@@ -115,6 +116,32 @@ def record_outcome(outcome: Outcome, *, status: int, error: GatewayError | None 
         record_tokens(outcome.key, prompt_tokens + completion_tokens)
         if route is not None and getattr(route, "tpm", None):  # a deployment with its own quota
             record_deployment_tokens(route, prompt_tokens + completion_tokens)
+    if tracing.tracer is not None:
+        _trace_outcome(outcome, route, status, error, prompt_tokens, completion_tokens)
+
+
+def _trace_outcome(outcome: Outcome, route: ModelRoute | None, status: int, error: GatewayError | None,
+                   prompt_tokens: int, completion_tokens: int) -> None:
+    """The request's span (the front door's, current here) gets the GenAI attributes."""
+    span = tracing.current_span()
+    span.set_attribute("http.response.status_code", status)
+    span.set_attribute("gateway.attempts", outcome.attempts)
+    if outcome.cache:
+        span.set_attribute("gateway.cache", outcome.cache)
+    if error is not None and status >= 500:  # a 4xx is the client's: the span did its job
+        tracing.failed(span, error.code)
+    elif error is not None:
+        span.set_attribute("error.type", error.code)
+    if route is None:
+        return
+    span.set_attributes({
+        "gen_ai.operation.name": "chat",
+        "gen_ai.system": tracing.gen_ai_system(route.provider.protocol),
+        "gen_ai.request.model": outcome.route.name,
+        "gen_ai.response.model": route.name,
+        "gen_ai.usage.input_tokens": prompt_tokens,
+        "gen_ai.usage.output_tokens": completion_tokens,
+    })
 
 
 @functools.lru_cache(maxsize=512)

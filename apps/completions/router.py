@@ -28,6 +28,7 @@ from typing import Generic, TypeVar
 from apps.completions.providers.types import ModelRoute, ProviderSettings, UpstreamFailure
 from apps.keys.registry import KeyInfo
 from apps.stats import metrics
+from gateway_site import tracing
 from gateway_site.breaker import Breaker, BreakerSettings, provider_breakers
 from gateway_site.errors import GatewayError, InvalidRequest, ProviderError, ProviderTimeout
 from gateway_site.gateway_config import GatewayConfig
@@ -160,7 +161,10 @@ class _Run(Generic[T]):
             if retry:
                 metrics.RETRIES.labels(provider.name).inc()
             try:
-                result = await _attempt_once(self.attempt, route, breaker, self.deadline)
+                if tracing.tracer is None:
+                    result = await _attempt_once(self.attempt, route, breaker, self.deadline)
+                else:
+                    result = await _attempt_traced(self.attempt, route, breaker, self.deadline, number=self.attempts)
             except AttemptFailure as failure:
                 metrics.UPSTREAM_ERRORS.labels(provider.name, failure.reason).inc()
                 self.last_error = failure.error
@@ -211,6 +215,38 @@ async def _attempt_once(
         raise
     breaker.succeeded()
     return result
+
+
+async def _attempt_traced(
+    attempt: Callable[[ModelRoute], Awaitable[T]], route: ModelRoute, breaker: Breaker, deadline: float, *, number: int
+) -> T:
+    """_attempt_once in a span of its own (GenAI conventions: "chat <model>", a client
+    span): retries and fallbacks show as siblings, numbered, each with its outcome."""
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.system": tracing.gen_ai_system(route.provider.protocol),
+        "gen_ai.request.model": route.upstream_model,
+        "gateway.model": route.name,
+        "gateway.provider": route.provider.name,
+        "gateway.attempt": number,
+    }
+    with tracing.span(f"chat {route.upstream_model}", kind=tracing.SpanKind.CLIENT, attributes=attributes) as span:
+        try:
+            result = await _attempt_once(attempt, route, breaker, deadline)
+        except AttemptFailure as failure:
+            span.set_attribute("gateway.attempt.outcome", failure.reason)
+            tracing.failed(span, failure.reason)
+            raise
+        except GatewayError as error:  # refused as malformed, or out of time
+            span.set_attribute("gateway.attempt.outcome", error.code)
+            tracing.failed(span, error.code)
+            raise
+        except BaseException as exc:
+            span.set_attribute("gateway.attempt.outcome", "abandoned")
+            tracing.failed(span, type(exc).__name__)
+            raise
+        span.set_attribute("gateway.attempt.outcome", "success")
+        return result
 
 
 def _deadline_passed(route: ModelRoute) -> ProviderTimeout:

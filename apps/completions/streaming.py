@@ -22,6 +22,7 @@ from apps.completions.providers.registry import adapter_for
 from apps.completions.providers.types import ModelRoute
 from apps.completions.validation import ChatRequest
 from apps.stats import metrics
+from gateway_site import tracing
 from gateway_site.errors import GatewayError, ProviderError, render_error_body
 from gateway_site.sse import DONE, encode_event
 
@@ -46,6 +47,9 @@ async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: Outcome) 
     state = start.state
     recorder = StreamRecorder(chat.cache)  # rebuilds the answer; stored only once complete
     complete = False
+    # Not made current: the front door may close this generator from another context.
+    span = tracing.detached_span("gateway.stream", attributes={"gateway.model": start.route.name}) \
+        if tracing.tracer is not None else None
     try:
         yield _encode_all(start.first_chunks, recorder, outcome)
         outcome.ttft_ms = (time.perf_counter() - outcome.started) * 1000
@@ -70,9 +74,19 @@ async def relay_stream(chat: ChatRequest, start: StreamStart, outcome: Outcome) 
         yield error_event(outcome.error, chat.request_id)
     finally:
         outcome.usage = state.usage
+        if span is not None:
+            _end_span(span, complete, outcome)
         base.release_stream(start.response, complete=complete)
         if complete and start.route is chat.route:  # never cache a fallback model's answer as the requested one's
             recorder.finish(state.usage)
+
+
+def _end_span(span, complete: bool, outcome: Outcome) -> None:
+    span.set_attribute("gateway.stream.complete", complete)
+    span.set_attribute("gateway.stream.relayed_chars", outcome.relayed_chars)
+    if outcome.error is not None:
+        tracing.failed(span, outcome.error.code)
+    span.end()
 
 
 def _encode_all(chunks: list[dict[str, Any]], recorder: StreamRecorder, outcome: Outcome) -> bytes:

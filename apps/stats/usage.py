@@ -33,6 +33,7 @@ MAX_BUFFERED = 50_000
 BATCH_SIZE = 500
 FLUSH_INTERVAL = 0.5  # seconds
 LOCK_TIMEOUT_MS = 500
+SHUTDOWN_PATIENCE = 5.0  # seconds a shutdown keeps retrying refused batches (process managers wait ~10+)
 
 
 @dataclass
@@ -143,9 +144,19 @@ class UsageWriter:
         while self.buffer and self.flush_once():
             pass
 
-    async def aflush_all(self) -> None:
-        while self.buffer and await self.aflush_once():
-            pass
+    async def aflush_all(self, *, patience: float = SHUTDOWN_PATIENCE) -> None:
+        """Writes every buffered record. A refused batch is tried again for up to `patience`
+        seconds: at shutdown, several processes' writers contend for the same rollup rows
+        (lock_timeout) and a rolling restart must lose none of a stopping process's records."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        while self.buffer:
+            if await self.aflush_once():
+                continue
+            if loop.time() >= deadline:
+                logger.error("usage records not written before shutdown: %d still buffered", len(self.buffer))
+                return
+            await asyncio.sleep(0.2)
 
     async def aclose(self) -> None:
         if self.flusher is not None and self.flusher.get_loop() is asyncio.get_running_loop():
