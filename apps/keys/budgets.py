@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import calendar
 import datetime as dt
-import hashlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from apps.keys.registry import Budget, KeyInfo
 from apps.stats import metrics
 from gateway_site import runtime
 from gateway_site.errors import BudgetExceeded, ServiceUnavailable
-from gateway_site.fast_redis import get_fast_redis
+from gateway_site.fast_redis import LuaScript, get_fast_redis
 from gateway_site.gateway_config import get_config
 from gateway_site.quiet_log import QuietLog
 from gateway_site.redis_client import get_sync_redis, redis_breaker, redis_call_failed, redis_configured
@@ -102,14 +101,8 @@ return 0
 """
 
 
-class _Script:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
-
-
-_CHECK = _Script(CHECK_LUA)
-_RECORD = _Script(RECORD_LUA)
+_CHECK = LuaScript(CHECK_LUA)
+_RECORD = LuaScript(RECORD_LUA)
 
 
 @dataclass(frozen=True)

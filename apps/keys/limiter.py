@@ -27,7 +27,6 @@ one socket timeout (50 ms) per second, never a hang.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 import threading
@@ -42,7 +41,7 @@ from apps.keys.registry import KeyInfo
 from apps.stats import metrics
 from gateway_site import runtime
 from gateway_site.errors import RateLimitExceeded, ServiceUnavailable
-from gateway_site.fast_redis import get_fast_redis
+from gateway_site.fast_redis import LuaScript, get_fast_redis
 from gateway_site.gateway_config import get_config
 from gateway_site.quiet_log import QuietLog
 from gateway_site.redis_client import get_sync_redis, redis_breaker, redis_call_failed, redis_configured
@@ -141,14 +140,8 @@ class Decision:
     tokens_reset_at_ms: int = 0
 
 
-class _Script:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
-
-
-_CHECK = _Script(CHECK_LUA)
-_RECORD = _Script(RECORD_LUA)
+_CHECK = LuaScript(CHECK_LUA)
+_RECORD = LuaScript(RECORD_LUA)
 
 
 # --- public API -------------------------------------------------------------------
@@ -236,12 +229,8 @@ def redis_keys(key_id: str) -> tuple[str, str]:
     return f"{base}:r", f"{base}:t"
 
 
-async def _aeval(script: _Script, keys: tuple[str, ...], args: tuple) -> list:
-    client = await get_fast_redis()
-    try:
-        return await client.execute("EVALSHA", script.sha, len(keys), *keys, *args)
-    except NoScriptError:  # Redis restarted or flushed its script cache; EVAL caches it again
-        return await client.execute("EVAL", script.source, len(keys), *keys, *args)
+async def _aeval(script: LuaScript, keys: tuple[str, ...], args: tuple) -> list:
+    return await script.aeval(await get_fast_redis(), keys, args)
 
 
 def _record_sync(key_id: str, tokens: int, now_ms: int | None) -> None:
