@@ -160,3 +160,11 @@ class OfflineRedocView(SpectacularRedocView):
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
         )
         return response
+
+
+# The request header every cached endpoint takes (chat, embeddings).
+CACHE_CONTROL_PARAMETER = {
+    "name": "Cache-Control", "in": "header", "required": False,
+    "schema": {"type": "string", "enum": ["no-cache", "no-store"]},
+    "description": "no-cache skips cache reads; no-store skips reads and writes.",
+}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from apps.completions.ingress.responses_openapi import RESPONSES_COMPONENTS, RESPONSES_PATHS
 from apps.completions.request_schema import COMPONENTS, ROOT
-from gateway_site.openapi import COMPLETION_ERRORS, contract_errors
+from gateway_site.openapi import CACHE_CONTROL_PARAMETER, COMPLETION_ERRORS, contract_errors
 
 _MODEL = {
     "type": "object",
@@ -186,11 +186,7 @@ CHAT_PATHS = {
             "operationId": "chat_completions_create",
             "summary": "Create a chat completion (OpenAI-compatible, streaming with stream: true)",
             "tags": ["v1"],
-            "parameters": [
-                {"name": "Cache-Control", "in": "header", "required": False,
-                 "schema": {"type": "string", "enum": ["no-cache", "no-store"]},
-                 "description": "no-cache skips cache reads; no-store skips reads and writes."},
-            ],
+            "parameters": [CACHE_CONTROL_PARAMETER],
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ROOT}"},

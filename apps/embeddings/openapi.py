@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway_site.openapi import COMPLETION_ERRORS, contract_errors
+from gateway_site.openapi import CACHE_CONTROL_PARAMETER, COMPLETION_ERRORS, contract_errors
 
 EMBEDDING_COMPONENTS = {
     "EmbeddingRequest": {
@@ -52,11 +52,7 @@ EMBEDDING_PATHS = {
             "operationId": "embeddings_create",
             "summary": "Create embeddings (OpenAI-compatible): OpenAI, Gemini, and the local all-minilm-l6-v2",
             "tags": ["v1"],
-            "parameters": [
-                {"name": "Cache-Control", "in": "header", "required": False,
-                 "schema": {"type": "string", "enum": ["no-cache", "no-store"]},
-                 "description": "no-cache skips cache reads; no-store skips reads and writes."},
-            ],
+            "parameters": [CACHE_CONTROL_PARAMETER],
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EmbeddingRequest"}}},
