@@ -235,42 +235,51 @@ def key_lookup(raw_key: str) -> KeyInfo:
     events.ensure_listener()
     hashed = key_hash(raw_key)
     cache = runtime.part(KeyCache)
-    info = cache.get(hashed)
-    if info is None and not cache.is_absent(hashed):
-        if cache.database_is_paused():
-            info = _stale_or_unavailable(cache, hashed)
+    answered, info = _from_memory(cache, hashed)
+    if not answered:
+        generation = cache.generation
+        try:
+            info = _load(hashed)
+        except DatabaseError as exc:
+            info = _load_failed(cache, hashed, exc)
         else:
-            generation = cache.generation
-            try:
-                info = _load(hashed)
-            except DatabaseError as exc:
-                _database_failed(cache, exc)
-                info = _stale_or_unavailable(cache, hashed)
-            else:
-                cache.remember(hashed, info, generation=generation)
+            cache.remember(hashed, info, generation=generation)
     return _checked(raw_key, hashed, info)
 
 
 async def akey_lookup(raw_key: str) -> KeyInfo:
+    """key_lookup for the event loop: the database is read off it, and only on a miss."""
     if not raw_key:
         raise InvalidApiKey()
     hashed = key_hash(raw_key)
     cache = runtime.part(KeyCache)
-    info = cache.get(hashed)
-    if info is None and not cache.is_absent(hashed):
-        if cache.database_is_paused():
-            info = _stale_or_unavailable(cache, hashed)
+    answered, info = _from_memory(cache, hashed)
+    if not answered:
+        events.ensure_listener()
+        generation = cache.generation
+        try:
+            info = await sync_to_async(_load, thread_sensitive=False)(hashed)
+        except DatabaseError as exc:
+            info = _load_failed(cache, hashed, exc)
         else:
-            events.ensure_listener()
-            generation = cache.generation
-            try:
-                info = await sync_to_async(_load, thread_sensitive=False)(hashed)
-            except DatabaseError as exc:
-                _database_failed(cache, exc)
-                info = _stale_or_unavailable(cache, hashed)
-            else:
-                cache.remember(hashed, info, generation=generation)
+            cache.remember(hashed, info, generation=generation)
     return _checked(raw_key, hashed, info)
+
+
+def _from_memory(cache: KeyCache, hashed: str) -> tuple[bool, KeyInfo | None]:
+    """(answered, info): whether memory settles the lookup without the database: a key
+    seen lately, a hash known absent, or (the database paused) a stale copy or a 503."""
+    info = cache.get(hashed)
+    if info is not None or cache.is_absent(hashed):
+        return True, info
+    if cache.database_is_paused():
+        return True, _stale_or_unavailable(cache, hashed)
+    return False, None
+
+
+def _load_failed(cache: KeyCache, hashed: str, exc: DatabaseError) -> KeyInfo:
+    _database_failed(cache, exc)
+    return _stale_or_unavailable(cache, hashed)
 
 
 def _database_failed(cache: KeyCache, exc: DatabaseError) -> None:
