@@ -4,6 +4,7 @@ overrides it (see docs/configuration.md)."""
 from __future__ import annotations
 
 import os
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -63,7 +64,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
 INSTALLED_APPS = [
-    "daphne",  # `manage.py runserver` serves ASGI through daphne
+    # `manage.py runserver` serves ASGI through daphne. Only that command installs it: its
+    # app imports twisted and autobahn (~20 MB of every worker's memory) to set a reactor.
+    *(["daphne"] if sys.argv[1:2] == ["runserver"] else []),
     "apps.console",  # before the admin: its templates override the admin's
     "apps.console.admin_config.ConsoleAdminConfig",  # django.contrib.admin, with the gateway's site
     "django.contrib.auth",
