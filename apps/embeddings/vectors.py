@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import orjson
 
-FLOAT32 = np.dtype("<f4")
+FLOAT32 = "<f4"  # little-endian float32, numpy's dtype string
 
 
 @dataclass
@@ -32,12 +31,16 @@ class Embeddings:
 
 
 def pack(values: Sequence[float]) -> bytes:
+    import numpy as np  # here, not at import: only embeddings need it (~14 MB of every worker otherwise)
+
     return np.asarray(values, dtype=FLOAT32).tobytes()
 
 
 def unit_length(vector: bytes) -> bytes:
     """The vector scaled to length 1, as OpenAI's shortened embeddings are (Google leaves a
     shortened Gemini embedding unnormalised: https://ai.google.dev/gemini-api/docs/embeddings)."""
+    import numpy as np  # only embeddings need it (see pack)
+
     values = np.frombuffer(vector, dtype=FLOAT32)
     norm = float(np.linalg.norm(values))
     return vector if norm == 0 else (values / norm).astype(FLOAT32).tobytes()
@@ -45,6 +48,8 @@ def unit_length(vector: bytes) -> bytes:
 
 def response_body(embeddings: Embeddings, *, model: str, as_base64: bool) -> bytes:
     """The OpenAI `CreateEmbeddingResponse` JSON."""
+    import numpy as np  # only embeddings need it (see pack)
+
     data = [
         {"object": "embedding", "index": index,
          "embedding": base64.b64encode(vector).decode() if as_base64 else np.frombuffer(vector, dtype=FLOAT32)}
