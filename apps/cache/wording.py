@@ -391,37 +391,53 @@ def _lexicon() -> Lexicon:
 
 
 class WordFrequencies:
-    """English word frequencies, 160,000 words, kept as one sorted string and two int arrays
-    searched by bisection: about 3 MB where a dict of them holds about 20 MB, in every
-    worker (issue 13's worker memory bound). A lookup costs a few µs; the verifier makes a
-    handful per compared pair."""
+    """English word frequencies, 160,000 words, kept as the dictionary's own JSON bytes
+    (pyspellchecker writes one `"word": count,` a line, sorted) with two int arrays: where
+    each line's word starts, and its count. A lookup bisects them (a few µs; the verifier
+    makes a handful per compared pair). About 4 MB in every worker, read without first
+    building a table of 160,000 strings: that table's ~20 MB peak left ~5 MB of heap
+    behind in each worker (issue 13's worker memory bound)."""
 
-    def __init__(self, table: dict[str, int]) -> None:
-        words = sorted(table)
-        self._text = "\n".join(words)
-        self._starts = array("I")
-        position = 0
-        for word in words:
-            self._starts.append(position)
-            position += len(word) + 1
-        self._counts = array("I", (table[word] for word in words))
+    _ENTRY = re.compile(rb'^"([^"\\\n]*)": (\d+),?$', re.MULTILINE)  # a word that JSON had to escape fails it
+
+    def __init__(self, text: bytes = b"{}") -> None:
+        """`text`: the JSON, one entry a line in sorted order; ValueError if it is not so written."""
+        self._text = text
+        self._starts, self._counts = array("I"), array("I")
+        previous = None
+        for entry in self._ENTRY.finditer(text):
+            if previous is not None and entry[1] <= previous:
+                raise ValueError(f"not sorted at {entry[1]!r}")
+            previous = entry[1]
+            self._starts.append(entry.start(1))
+            self._counts.append(int(entry[2]))
+        if text.count(b'":') != len(self._counts):  # an entry the pattern did not read
+            raise ValueError("not one entry a line")
+
+    @classmethod
+    def from_table(cls, table: dict[str, int]) -> WordFrequencies:
+        """The same form from a table; words that JSON must escape (quotes, backslashes) are left out."""
+        kept = {word: table[word] for word in sorted(table) if not cls._needs_escape(word)}
+        return cls(json.dumps(kept, indent=0, ensure_ascii=False).encode())
+
+    @staticmethod
+    def _needs_escape(word: str) -> bool:
+        return json.dumps(word, ensure_ascii=False)[1:-1] != word
 
     def __len__(self) -> int:
         return len(self._counts)
 
-    def _word(self, index: int) -> str:
-        start = self._starts[index]
-        end = self._starts[index + 1] - 1 if index + 1 < len(self._starts) else len(self._text)
-        return self._text[start:end]
-
     def get(self, word: str, default: int = 0) -> int:
+        key = word.encode("utf-8", "surrogatepass")  # UTF-8 bytes sort as the strings do
+        text, starts = self._text, self._starts
         low, high = 0, len(self._counts)
         while low < high:
             middle = (low + high) // 2
-            found = self._word(middle)
-            if found == word:
+            start = starts[middle]
+            found = text[start:text.index(b'"', start)]
+            if found == key:
                 return self._counts[middle]
-            if found < word:
+            if found < key:
                 low = middle + 1
             else:
                 high = middle
@@ -434,10 +450,14 @@ def word_frequencies() -> WordFrequencies:
     try:
         import spellchecker
     except ImportError:
-        return WordFrequencies({})
+        return WordFrequencies()
     path = Path(spellchecker.__file__).with_name("resources") / "en.json.gz"
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            return WordFrequencies(json.load(fh))
+        with gzip.open(path, "rb") as fh:
+            text = fh.read()
     except OSError:
-        return WordFrequencies({})
+        return WordFrequencies()
+    try:
+        return WordFrequencies(text)
+    except ValueError:  # written another way by another version: through a table
+        return WordFrequencies.from_table(json.loads(text))

@@ -4,6 +4,7 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
 import spellchecker
 
 from apps.cache.wording import WordFrequencies, word_frequencies
@@ -20,5 +21,18 @@ def test_it_answers_every_word_as_the_table_does():
 
 
 def test_it_knows_nothing_when_empty():
-    empty = WordFrequencies({})
-    assert not len(empty) and empty.get("list") == 0
+    for empty in (WordFrequencies(), WordFrequencies.from_table({})):
+        assert not len(empty) and empty.get("list") == 0
+
+
+def test_it_refuses_json_written_another_way():
+    for text in ('{"b": 1, "a": 2}', '{\n"b": 1,\n"a": 2\n}', '{\n"a\\"b": 1\n}'):
+        with pytest.raises(ValueError):
+            WordFrequencies(text.encode())
+
+
+def test_a_table_gives_the_same_answers():
+    table = {"zürich": 7, "apple": 3, "über": 5, "a": 1, 'say "hi"': 2}
+    compact = WordFrequencies.from_table(table)
+    assert [compact.get(word) for word in ("a", "apple", "zürich", "über", "pear")] == [1, 3, 7, 5, 0]
+    assert len(compact) == 4  # a word JSON must escape is left out
