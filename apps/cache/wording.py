@@ -42,7 +42,7 @@ _TOKEN = re.compile(  # numbers, words, then any other symbol (emoji too) as a w
 
 
 
-@dataclass
+@dataclass(slots=True)  # thousands are cached (analyse): a __dict__ each would double them
 class Word:
     raw: str
     key: str  # stem, or its synonym group's stem
