@@ -16,7 +16,7 @@ Sets:
 Prints precision / recall per cosine threshold for both methods, per-kind figures for
 the chat set at the shipped threshold, with --latency embed and verifier timings, with
 --lookup embed + pgvector HNSW query timings on a private throwaway Postgres.
-Embeddings are cached in var/semantic_eval/ keyed by text, so reruns take seconds.
+Embeddings are cached in var/semantic_eval/ keyed by backend and text, so reruns take seconds.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def load(path: Path) -> list[dict]:
 def cosines(rows: list[dict]) -> list[float]:
     """Cosine per pair, computing only embeddings missing from the on-disk cache."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    cache_file = CACHE_DIR / "embeddings.json"
+    from apps.cache.embedder import default_backend
+
+    cache_file = CACHE_DIR / f"embeddings-{default_backend()}.json"  # GATEWAY_EMBEDDER_BACKEND's own vectors
     cache: dict[str, list[float]] = json.loads(cache_file.read_text()) if cache_file.exists() else {}
     key = lambda t: hashlib.sha1(t.encode()).hexdigest()  # noqa: E731
     missing = sorted({t for r in rows for t in (r["a"], r["b"]) if key(t) not in cache})

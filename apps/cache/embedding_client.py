@@ -19,13 +19,14 @@ from array import array
 import msgpack
 from django.conf import settings
 
-from apps.cache.embedding_protocol import OK, WARMING, Address, frame, parse_address, read_frame
+from apps.cache.embedding_protocol import BACKGROUND, LOOKUP, OK, WARMING, Address, frame, parse_address, read_frame
 from gateway_site.quiet_log import QuietLog
 from gateway_site import runtime
 
 logger = logging.getLogger("gateway.cache")
 
 MAX_IN_FLIGHT = 64  # per process: past this the service is behind, and waiting more won't help
+MAX_BACKGROUND_IN_FLIGHT = 64  # background texts (stores) have their own room: never a lookup's
 RETRY_AFTER = 1.0  # seconds between connection attempts to a dead service
 CONNECT_TIMEOUT = 0.5
 
@@ -52,18 +53,28 @@ class EmbedderClient:
         self.reader_task: asyncio.Task | None = None
         self.connecting: asyncio.Task | None = None
         self.waiting: dict[int, asyncio.Future] = {}
+        self.background_in_flight = 0
         self.ids = itertools.count(1)
         self.failed_at = -RETRY_AFTER
         self.ready = False  # the service answered a vector or a ping with "ok"
 
-    async def aembed(self, text: str, *, budget: float) -> list[float]:
-        """The text's unit vector, or EmbedSkipped within about `budget` seconds."""
-        if len(self.waiting) >= MAX_IN_FLIGHT:
+    async def aembed(self, text: str, *, budget: float, kind: str = LOOKUP) -> list[float]:
+        """The text's unit vector, or EmbedSkipped within about `budget` seconds. `kind`:
+        embedding_protocol's LOOKUP, BACKGROUND (nobody waits: embedded only when the service
+        is idle) or EXACT (the model's own fp32 vectors, for /v1/embeddings)."""
+        background = kind == BACKGROUND
+        if background and self.background_in_flight >= MAX_BACKGROUND_IN_FLIGHT:
+            raise EmbedSkipped("saturated")
+        if not background and len(self.waiting) - self.background_in_flight >= MAX_IN_FLIGHT:
             raise EmbedSkipped("saturated")
         started = time.monotonic()
         await self._aconnected(budget)
         remaining = budget - (time.monotonic() - started)
-        status, vector = await self._arequest(text, remaining)
+        self.background_in_flight += background
+        try:
+            status, vector = await self._arequest(text, remaining, kind)
+        finally:
+            self.background_in_flight -= background
         if status != OK:
             raise EmbedSkipped(status)
         self.ready = True
@@ -79,12 +90,12 @@ class EmbedderClient:
         self.ready = self.ready or status == OK
         return status
 
-    async def _arequest(self, text: str | None, budget: float) -> tuple[str, bytes | None]:
+    async def _arequest(self, text: str | None, budget: float, kind: str = LOOKUP) -> tuple[str, bytes | None]:
         request_id = next(self.ids)
         future = self.loop.create_future()
         self.waiting[request_id] = future
         try:
-            self.writer.write(frame([request_id, text, max(1.0, budget * 1000)]))
+            self.writer.write(frame([request_id, text, max(1.0, budget * 1000), kind]))
             async with asyncio.timeout(budget + 0.005):  # the service answers "late" itself
                 return await future
         except TimeoutError:

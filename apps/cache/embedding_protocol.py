@@ -1,10 +1,13 @@
 """The embedding service's wire format, shared by the service and its clients.
 
 Every message is one frame: a 4-byte big-endian length, then a msgpack array.
-  request:  [id, text, budget_ms]   text None = a ping (answered at once)
+  request:  [id, text, budget_ms, kind]   text None = a ping (answered at once)
   reply:    [id, status, vector]    vector = 384 float32 little-endian bytes, or None
 `budget_ms` is how long the caller will wait: the service drops a request whose budget
 ran out before its batch started instead of computing a vector nobody reads.
+`kind` (optional, LOOKUP when absent): LOOKUP, a caller waits (the service's fast model);
+BACKGROUND, nobody waits (a store): only the time no waiting caller needs; EXACT, a caller
+waits for the model's own vectors (/v1/embeddings: fp32, the same whatever the batch).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ SATURATED = "saturated"  # the service's queue is full
 LATE = "late"  # the budget ran out in the queue
 FAILED = "failed"  # the model raised
 TOO_LONG = "too_long"
+
+LOOKUP, BACKGROUND, EXACT = "lookup", "background", "exact"  # request kinds
 
 MAX_FRAME = 64 * 1024  # a text longer than this is never embedded (the model reads 256 tokens)
 _LENGTH = struct.Struct(">I")

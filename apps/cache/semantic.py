@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from apps.cache import counters, tasks
 from apps.cache.embedding_client import EmbedderClient, EmbedSkipped, probe
+from apps.cache.embedding_protocol import BACKGROUND
 from apps.cache.models import SemanticCacheEntry
 from apps.cache.policy import SemanticQuery
 from apps.cache.verifier import same_meaning
@@ -48,9 +49,10 @@ logger = logging.getLogger("gateway.cache")
 TABLE = SemanticCacheEntry._meta.db_table
 CANDIDATES = 4  # the nearest few: a near-miss may sit closer than the true paraphrase
 QUERY_BUDGET = 0.25  # seconds; the query takes 2-4 ms, a stalled database must not hold requests
-STORE_BUDGET = 2.0  # a store waits in the service's queue behind the lookups
+STORE_BUDGET = 2.0  # a store's text waits this long for idle time in the embedding service
 MAX_QUEUED_STORES = 1000
-STORE_CONCURRENCY = 16  # stores embedded and inserted at a time (one service batch)
+STORE_EMBEDS_IN_FLIGHT = 32  # stores waiting for a vector of their own (their lookup was skipped)
+INSERT_BATCH = 100  # rows per INSERT
 STATE_TTL = 60.0  # seconds an availability check is trusted
 FAILED_STATE_TTL = 5.0  # a database blip must not disable the cache for long
 NEAREST_SQL = f"""
@@ -215,7 +217,8 @@ async def awarm_up() -> None:
 
 
 async def aembed_query(query: SemanticQuery, *, budget: float) -> bool:
-    """Fills query.embedding; False (the skip counted) when no vector came within `budget`."""
+    """Fills query.embedding for a lookup; False (the skip counted) when no vector came
+    within `budget`."""
     if query.embedding is not None:
         return True
     try:
@@ -243,16 +246,19 @@ async def alookup(query: SemanticQuery) -> SemanticHit | None:
 
 # --- store and bounds ---------------------------------------------------------------
 
-def _insert(query: SemanticQuery, completion: dict[str, Any]) -> None:
+def _insert_rows(stores: list[tuple[SemanticQuery, dict[str, Any]]]) -> None:
+    """One INSERT for a batch of stores (a store per request cost a thread hop, the ORM and
+    a transaction each: most of a worker's time spent on the semantic cache under load)."""
     close_stale_connection()
     now = timezone.now()
-    SemanticCacheEntry.objects.create(
-        namespace=query.namespace, scope=query.scope, question=query.text, embedding=query.embedding,
-        completion=completion, created_at=now, expires_at=now + dt.timedelta(seconds=query.ttl),
-    )
+    SemanticCacheEntry.objects.bulk_create([
+        SemanticCacheEntry(namespace=query.namespace, scope=query.scope, question=query.text, embedding=query.embedding,
+                           completion=completion, created_at=now, expires_at=now + dt.timedelta(seconds=query.ttl))
+        for query, completion in stores
+    ])
     max_entries = get_config().cache.max_entries
     state = _state()
-    state.inserts_since_prune += 1
+    state.inserts_since_prune += len(stores)
     # Pruning costs a scan of the id index; every ~1% of the bound keeps the table within it.
     if state.inserts_since_prune >= max(1, min(100, max_entries // 100)):
         state.inserts_since_prune = 0
@@ -271,53 +277,70 @@ def semantic_prune(*, max_entries: int) -> int:
         return deleted + cursor.rowcount
 
 
-async def astore(query: SemanticQuery, completion: dict[str, Any]) -> None:
-    if not await aavailable():
-        return
-    if not await aembed_query(query, budget=STORE_BUDGET):
-        metrics.child(metrics.SEMANTIC_STORES_DROPPED, "no_vector").inc()
-        return
-    try:
-        await sync_to_async(_insert, thread_sensitive=False)(query, completion)
-    except DatabaseError as exc:
-        metrics.child(metrics.SEMANTIC_STORES_DROPPED, "database").inc()
-        runtime.part(QuietLog).warning(logger, "semantic_store_failed", "semantic store failed: %r", exc)
-
-
 class SemanticStoreQueue:
-    """Stores waiting for their vector and their INSERT: bounded, one entry per (namespace,
-    scope, text), drained by one task that runs STORE_CONCURRENCY stores at a time (the
-    service batches their texts). A part of the process's runtime; drops are counted in
-    gateway_semantic_stores_dropped_total, never logged one by one."""
+    """Answers on their way into the semantic cache: a part of the process's runtime.
+
+    A store whose lookup was embedded reuses that vector and waits only for the next batch
+    INSERT (one writer task, up to INSERT_BATCH rows a statement). A store whose lookup was
+    skipped asks the embedding service for its vector as background work (embedded only
+    with time no lookup needs; at most STORE_EMBEDS_IN_FLIGHT at once), so under load it
+    is dropped rather than taking the service from lookups. Bounded (MAX_QUEUED_STORES),
+    one entry per (namespace, scope, text); drops are counted in
+    gateway_semantic_stores_dropped_total{reason}, never logged one by one."""
 
     def __init__(self) -> None:
-        self.pending: dict[tuple[str, str, str], tuple[SemanticQuery, dict[str, Any]]] = {}
-        self.draining = False
+        self.ready: dict[tuple[str, str, str], tuple[SemanticQuery, dict[str, Any]]] = {}
+        self.embedding: set[tuple[str, str, str]] = set()
+        self.writing = False
 
     def put(self, query: SemanticQuery, completion: dict[str, Any]) -> None:
         key = (query.namespace, query.scope, query.text)
-        if key in self.pending:
+        if key in self.ready or key in self.embedding:
             return  # the same question is already on its way into the cache
-        if len(self.pending) >= MAX_QUEUED_STORES:
+        if len(self.ready) + len(self.embedding) >= MAX_QUEUED_STORES:
             metrics.child(metrics.SEMANTIC_STORES_DROPPED, "queue_full").inc()
-            return
-        self.pending[key] = (query, completion)
-        if not self.draining:
-            self.draining = True
-            tasks.spawn(self._adrain(), bounded=False)
+        elif query.embedding is not None:
+            self._ready(key, query, completion)
+        elif len(self.embedding) >= STORE_EMBEDS_IN_FLIGHT:
+            metrics.child(metrics.SEMANTIC_STORES_DROPPED, "no_vector").inc()  # the service is behind already
+        else:
+            self.embedding.add(key)
+            tasks.spawn(self._aembed(key, query, completion), bounded=False)
 
-    async def _adrain(self) -> None:
+    def _ready(self, key, query: SemanticQuery, completion: dict[str, Any]) -> None:
+        self.ready[key] = (query, completion)
+        if not self.writing:
+            self.writing = True
+            tasks.spawn(self._awrite(), bounded=False)
+
+    async def _aembed(self, key, query: SemanticQuery, completion: dict[str, Any]) -> None:
         try:
-            while self.pending:
-                keys = list(itertools.islice(self.pending, STORE_CONCURRENCY))
-                results = await asyncio.gather(*(astore(*self.pending[key]) for key in keys), return_exceptions=True)
-                for error in (result for result in results if isinstance(result, Exception)):
-                    metrics.child(metrics.SEMANTIC_STORES_DROPPED, "failed").inc()
-                    runtime.part(QuietLog).warning(logger, "semantic_store_error", "semantic store failed: %r", error)
-                for key in keys:
-                    self.pending.pop(key, None)
+            query.embedding = await runtime.part(EmbedderClient).aembed(query.text, budget=STORE_BUDGET, kind=BACKGROUND)
+        except EmbedSkipped:
+            metrics.child(metrics.SEMANTIC_STORES_DROPPED, "no_vector").inc()
+            return
         finally:
-            self.draining = False
+            self.embedding.discard(key)
+        self._ready(key, query, completion)
+
+    async def _awrite(self) -> None:
+        try:
+            while self.ready:
+                keys = list(itertools.islice(self.ready, INSERT_BATCH))
+                stores = [self.ready.pop(key) for key in keys]
+                if not await aavailable():
+                    metrics.child(metrics.SEMANTIC_STORES_DROPPED, "database").inc(len(stores))
+                    continue
+                try:
+                    await sync_to_async(_insert_rows, thread_sensitive=False)(stores)
+                except DatabaseError as exc:
+                    metrics.child(metrics.SEMANTIC_STORES_DROPPED, "database").inc(len(stores))
+                    runtime.part(QuietLog).warning(logger, "semantic_store_failed", "semantic store failed: %r", exc)
+                except Exception as exc:  # a store must never take the worker's writer down
+                    metrics.child(metrics.SEMANTIC_STORES_DROPPED, "failed").inc(len(stores))
+                    runtime.part(QuietLog).warning(logger, "semantic_store_error", "semantic store failed: %r", exc)
+        finally:
+            self.writing = False
 
 
 def enqueue_store(query: SemanticQuery, completion: dict[str, Any]) -> None:

@@ -2,8 +2,9 @@
 for its semantic cache, computed by the machine's embedding service (`manage.py embedder`,
 apps/cache/embedding_service.py), the same one the semantic cache asks.
 
-Texts are submitted one by one: the service batches whatever is waiting, this request's
-texts, other requests' and the semantic cache's alike. The model reads at most 256 word pieces (its CLS and SEP
+Texts are submitted one by one, as EXACT requests: the service encodes them with the fp32
+model (the semantic cache's int8 one gives vectors that depend a little on their batch, fine
+for a cache, not for an API), batched with whatever else waits for that model. The model reads at most 256 word pieces (its CLS and SEP
 included) and ignores the rest, as sentence-transformers does; usage counts the word
 pieces it read, with its own tokenizer, loaded once per process.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from apps.cache import embedder
 from apps.cache.embedding_client import EmbedderClient, EmbedSkipped
+from apps.cache.embedding_protocol import EXACT
 from apps.embeddings import vectors
 from gateway_site import runtime
 from gateway_site.errors import ServiceUnavailable
@@ -53,7 +55,7 @@ async def _aembed_texts(texts: list[str]) -> list[list[float]]:
         group = texts[start:start + GROUP]
         while True:
             try:
-                found += await asyncio.gather(*(client.aembed(text, budget=REQUEST_BUDGET) for text in group))
+                found += await asyncio.gather(*(client.aembed(text, budget=REQUEST_BUDGET, kind=EXACT) for text in group))
                 break
             except EmbedSkipped as skipped:
                 # A service still loading its model answers soon: an API request waits for it

@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from apps.cache import embedder, semantic
+from apps.cache import embedder, embedding_service, semantic
 from apps.cache.embedding_client import EmbedderClient, EmbedSkipped
-from apps.cache.embedding_protocol import parse_address
+from apps.cache.embedding_protocol import BACKGROUND, parse_address
 from apps.cache.embedding_service import EmbeddingService
 from apps.stats import metrics
 from apps.cache.services import acache_lookup
@@ -35,6 +35,7 @@ class ServiceInThread:
         self.may_load = threading.Event()
         self.may_encode = threading.Event()
         self.may_encode.set()
+        self.batches: list[list[str]] = []  # the texts of every encode, in order
         real_embed = embedder.embed_sync
 
         def held_warm_up(backend=None):
@@ -43,6 +44,7 @@ class ServiceInThread:
 
         def held_embed(texts, backend=None):
             self.may_encode.wait(30)
+            self.batches.append(list(texts))
             return real_embed(texts, backend)
 
         monkeypatch.setattr(embedder, "warm_up", held_warm_up)
@@ -127,15 +129,20 @@ def test_it_answers_saturated_rather_than_queue_what_it_cannot_do_in_time(held_s
         await asyncio.sleep(0.2)  # it is in the model now
         results = await asyncio.gather(*(client.aembed(f"question {i}", budget=0.025) for i in range(20)),
                                        return_exceptions=True)
+        costs.append(held_service.service.cost_per_text)  # what the service admitted them by
         held_service.may_encode.set()
         await first
         await client.aclose()
         return [r.reason if isinstance(r, EmbedSkipped) else "ok" for r in results]
 
+    costs: list[float] = []
     reasons = asyncio.run(burst())
     assert "ok" not in reasons
     assert set(reasons) <= {"saturated", "late", "timeout"}
-    assert reasons.count("saturated") >= 15  # most are refused at once, not after their budget
+    # Refused at once, not after their budget: all but the few that fit in 25 ms at the
+    # service's cost per text.
+    fit = int(0.025 / costs[0])
+    assert reasons.count("saturated") >= 20 - fit
 
 
 def test_it_batches_texts_from_concurrent_callers_and_encodes_a_repeated_text_once(held_service):
@@ -161,3 +168,33 @@ def test_it_batches_texts_from_concurrent_callers_and_encodes_a_repeated_text_on
     assert held_service.service.texts == 1 + 8
     assert vectors[1] == vectors[-1]
     assert all(len(vector) == embedder.DIMENSIONS for vector in vectors)
+
+
+def test_background_texts_wait_for_idle_time_and_are_refused_when_their_queue_is_full(held_service):
+    held_service.may_load.set()
+    assert semantic.wait_for_embedder(timeout=30)
+    held_service.may_encode.clear()
+
+    async def mixed() -> tuple[list[str], list[str]]:
+        client = EmbedderClient()
+        first = asyncio.create_task(client.aembed("held in the model", budget=10.0))
+        await asyncio.sleep(0.2)
+        stores = [asyncio.create_task(client.aembed(f"store {i}", budget=10.0, kind=BACKGROUND))
+                  for i in range(embedding_service.MAX_BACKGROUND + 3)]
+        await asyncio.sleep(0.1)
+        lookup = asyncio.create_task(client.aembed("a lookup that arrives after the stores", budget=10.0))
+        await asyncio.sleep(0.1)
+        held_service.may_encode.set()
+        results = await asyncio.gather(first, lookup, *stores, return_exceptions=True)
+        await client.aclose()
+        return results
+
+    order_before = list(held_service.batches)
+    results = asyncio.run(mixed())
+    reasons = [r.reason if isinstance(r, EmbedSkipped) else "ok" for r in results[2:]]
+    assert reasons.count("saturated") == 3  # past MAX_BACKGROUND, refused at once
+    assert reasons.count("ok") == embedding_service.MAX_BACKGROUND
+    batches = held_service.batches[len(order_before):]
+    # The lookup that came after 64 background texts was encoded right after the held batch.
+    assert batches[0] == ["held in the model"]
+    assert batches[1] == ["a lookup that arrives after the stores"]
