@@ -54,7 +54,26 @@ class Word:
 
 # ---------------------------------------------------------------- normalisation
 
-@functools.lru_cache(maxsize=4096)
+CACHED_TEXT_CHARS = 300  # texts up to this long are cached (the ones that recur: questions)
+CACHED_TEXTS = 4096
+
+
+def short_texts_cached(function):
+    """An LRU cache of `function(text)` for short texts only: a semantic text may be 2,000
+    characters, whose analysis is ~80 KB, so 4,096 long texts would hold ~300 MB per worker
+    (4,096 short ones: ~9 MB, docs/benchmarks.md)."""
+    cached = functools.lru_cache(maxsize=CACHED_TEXTS)(function)
+
+    @functools.wraps(function)
+    def call(text: str):
+        return cached(text) if len(text) <= CACHED_TEXT_CHARS else function(text)
+
+    call.cache_clear = cached.cache_clear
+    call.cache_info = cached.cache_info
+    return call
+
+
+@short_texts_cached
 def analyse(text: str) -> tuple[Word, ...]:
     """The content words of a text, normalised (cached: the same texts recur)."""
     tokens = _numbers(_tokens(_prepare(text)))
@@ -62,7 +81,7 @@ def analyse(text: str) -> tuple[Word, ...]:
     return _words(_strip_clauses(tokens), names(text))
 
 
-@functools.lru_cache(maxsize=4096)
+@short_texts_cached
 def names(text: str) -> frozenset[str]:
     """Words written as names: in CAPITALS, or Capitalised anywhere but a sentence start."""
     found = set()
@@ -74,7 +93,7 @@ def names(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-@functools.lru_cache(maxsize=4096)
+@short_texts_cached
 def counted_as_one(text: str) -> frozenset[str]:
     """Words after a singular determiner ("a file", "one fun fact", "this row"): against
     a plural in the other text they change the scope ("rename a file" / "rename files")."""
