@@ -1,6 +1,6 @@
 """Semantic cache under load: the shared embedding service with two gateway workers.
 
-    .venv/bin/python bench/semantic_load.py [--seconds 10] [--workers 2]
+    .venv/bin/python bench/semantic_load.py [--seconds 10] [--workers 2] [--embedder-nice N]
 
 Needs REDIS_URL and wrk. Starts the fake upstream, one embedding service
 (`manage.py embedder`) and the gateway (uvicorn, `--workers`), then:
@@ -8,9 +8,13 @@ Needs REDIS_URL and wrk. Starts the fake upstream, one embedding service
   connections, with the semantic cache on and off: requests/s, and semantic lookups
   actually performed per second (gateway_semantic_lookups_total) and skipped, by reason;
 - the same at 1 connection: p50 with the cache on minus p50 with it off (the lookup's cost);
+- where the CPU went during the 16-connection runs: cores used by the workers, the
+  embedding service, PostgreSQL, the fake upstream, Redis and wrk (/proc, by command line);
 - RSS of each worker and of the embedding service (ps);
 - a warm start: the gateway restarted beside the running service, the time from its
   start to its first semantic hit.
+`--embedder-nice -10` runs the service at that niceness (a larger CPU share; a negative
+value needs root): the trade between lookups/s and requests/s (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -68,6 +72,36 @@ def chat(url: str, key: str, text: str) -> str:
         return response.headers.get("X-Cache", "")
 
 
+CPU_KINDS = {"embedder": "embedding service", "spawn_main": "workers", "uvicorn": "workers", "postgres": "PostgreSQL",
+             "tests.fakes": "fake upstream", "redis-server": "Redis", "valkey": "Redis", "wrk": "wrk"}
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[int, tuple[str, float]]:
+    """Every process's (kind, CPU seconds so far), the kind read from its command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kind = next((label for needle, label in CPU_KINDS.items() if needle in command), None)
+            if kind:
+                found[int(entry.name)] = (kind, (int(fields[11]) + int(fields[12])) / TICKS)
+    return found
+
+
+def cores_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], seconds: float) -> dict[str, float]:
+    """Cores each kind of process used between two snapshots (wrk exits before the second:
+    its share is not seen)."""
+    used: dict[str, float] = {}
+    for pid, (kind, spent) in after.items():
+        used[kind] = used.get(kind, 0.0) + (spent - before.get(pid, (kind, 0.0))[1]) / seconds
+    return used
+
+
 def rss_mb(pid: int) -> float:
     return int(subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True).stdout.strip() or 0) / 1024
 
@@ -87,11 +121,13 @@ def wait_for_service(env: dict[str, str]) -> None:
 
 
 def run_traffic(url: str, key: str, connections: int, seconds: float):
-    before = metric_values(url)
+    before, cpu_before, started = metric_values(url), cpu_seconds(), time.monotonic()
     result = run_wrk(f"{url}/v1/chat/completions", body_template=BODY, prompt=f"Unique question {uuid.uuid4().hex[:8]} number", connections=connections,
                      seconds=seconds, headers={"Authorization": f"Bearer {key}"}, unique=True, threads=2 if connections > 1 else 1)
+    cores = cores_used(cpu_before, cpu_seconds(), time.monotonic() - started)
     after = metric_values(url)
     delta = {name: after.get(name, 0) - before.get(name, 0) for name in after}
+    delta["cores"] = cores
     return result, delta
 
 
@@ -99,6 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--embedder-nice", type=int, default=0, help="the embedding service's niceness")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="semantic-load-"))
     with FakeUpstream() as fake:
@@ -107,6 +144,8 @@ def main() -> None:
         key = create_key(env)
         service = subprocess.Popen([sys.executable, "manage.py", "embedder"], cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if args.embedder_nice:
+            os.setpriority(os.PRIO_PROCESS, service.pid, args.embedder_nice)
         try:
             wait_for_service(env)
             measure(env, key, service, work, args)
@@ -142,6 +181,12 @@ def measure(env: dict[str, str], key: str, service: subprocess.Popen, work: Path
             print(f"| {'on' if semantic else 'off'} | {connections} | {result.rps:.0f} | {result.p50_ms:.2f} | "
                   f"{result.p99_ms:.2f} | {lookups} | {skipped} | {result.errors} |")
     on, off = rows[0], rows[1]
+    for semantic, _, _, counted, _ in rows:
+        cores = sorted(counted["cores"].items(), key=lambda item: -item[1])
+        print(f"\ncores used at 16 connections, semantic cache {'on' if semantic else 'off'}: "
+              + ", ".join(f"{kind} {used:.2f}" for kind, used in cores if used >= 0.005), end="")
+    dropped = {name.split(':')[1]: value / args.seconds for name, value in on[3].items() if name.startswith("stores_dropped:") and value}
+    print("\nsemantic stores dropped/s at 16 connections: " + (", ".join(f"{k} {v:.0f}" for k, v in dropped.items()) or "none"))
     print(f"\nrequests/s at 16 connections, on / off: {on[2].rps / off[2].rps:.0%}; "
           f"added p50 at 1 connection: {on[1].p50_ms - off[1].p50_ms:.2f} ms")
     print(f"RSS MB: workers (semantic on) {', '.join(f'{mb:.0f}' for mb in on[4])}; "
