@@ -169,6 +169,8 @@ def test_it_answers_errors_in_the_contract_shape(sdk, gateway):
 
 
 def test_it_reports_a_failure_mid_stream_as_response_failed(sdk):
-    events = list(sdk.responses.create(model="gpt-4o", input="break fake:stream_error=3", stream=True))
+    # slow_stream: the first events reach the client before the error (sent together, the
+    # error would come before the first byte, and the gateway would rightly fall back).
+    events = list(sdk.responses.create(model="gpt-4o", input="break fake:stream_error=3 fake:slow_stream=0.05", stream=True))
     assert events[-1].type == "response.failed"
     assert events[-1].response.status == "failed" and events[-1].response.error.code
