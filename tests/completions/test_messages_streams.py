@@ -48,7 +48,10 @@ def test_it_streams_text_then_a_tool_call_as_two_blocks(gateway, user_key, provi
 
 @pytest.mark.parametrize(("provider", "model"), PROVIDERS)
 def test_it_ends_a_failed_stream_with_an_error_event(gateway, user_key, provider, model):
-    body = {"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": f"fail me fake:stream_error=4 {provider}"}]}
+    # slow_stream: the first events reach the client before the error (sent in one read, the
+    # error would come before the first byte, and the gateway would rightly fall back).
+    text = f"fail me fake:stream_error=4 fake:slow_stream=0.05 {provider}"
+    body = {"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": text}]}
     response, events = events_of(gateway, user_key, body)
     assert response.status_code == 200
     name, data = events[-1]
