@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from apps.cache.services import cache_plan
-from apps.completions.failures import upstream_failure
+from apps.completions.failures import aupstream_call, upstream_failure
 from apps.completions.ingress import anthropic_messages as messages
 from apps.completions.outcome import Outcome
 from apps.completions.providers import base
@@ -137,19 +137,13 @@ async def _attempt_json_passthrough(request: MessagesRequest, route: ModelRoute,
         completion, _ = await _attempt_json(request, route)
         outcome.usage = completion.get("usage")
         return orjson.dumps(messages.message(completion, message_id=messages.message_id(request.request_id), model=route.name))
-    upstream = _upstream_request(request, route, request.body, "/v1/messages")
-    started = time.perf_counter()
-    try:
-        response = await base.send(upstream, route.provider)
-        metrics.child(metrics.UPSTREAM_LATENCY, route.provider.name).observe(time.perf_counter() - started)
-        if response.status != 200:
-            raise failure_from_status(route, ANTHROPIC.parse_error(response.status, response.body), response.headers)
-        answer = orjson.loads(response.body)
+    def parse(body: bytes) -> bytes:
+        answer = orjson.loads(body)
         answer["model"] = route.name
         outcome.usage = messages.openai_usage(answer["usage"])
-    except Exception as exc:
-        raise upstream_failure(route, exc) or exc from None
-    return orjson.dumps(answer)
+        return orjson.dumps(answer)
+
+    return await aupstream_call(route, _upstream_request(request, route, request.body, "/v1/messages"), ANTHROPIC.parse_error, parse)
 
 
 async def _attempt_stream_passthrough(request: MessagesRequest, route: ModelRoute, outcome: Outcome) -> AsyncIterator[bytes]:

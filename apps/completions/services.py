@@ -17,7 +17,7 @@ import orjson
 from apps.cache.replay import replay_as_stream
 from apps.cache.services import CachedAnswer, acache_lookup, cache_store
 from apps.completions.deployments import aplan_routes, tracked
-from apps.completions.failures import upstream_failure
+from apps.completions.failures import aupstream_call, upstream_failure
 from apps.completions.outcome import Outcome
 from apps.completions.providers import base
 from apps.completions.providers.registry import adapter_for
@@ -84,19 +84,14 @@ def _cached_response(chat: ChatRequest, cached: CachedAnswer, outcome: Outcome) 
 async def _attempt_json(chat: ChatRequest, route: ModelRoute) -> tuple[dict[str, Any], bytes]:
     """The completion, and its JSON for the client."""
     adapter = adapter_for(route.provider.protocol)
-    upstream_request = adapter.build_request(chat.payload, route=route, stream=False)
-    upstream_started = time.perf_counter()
-    try:
-        response = await base.send(upstream_request, route.provider)
-        metrics.child(metrics.UPSTREAM_LATENCY, route.provider.name).observe(time.perf_counter() - upstream_started)
-        if response.status != 200:
-            raise failure_from_status(route, adapter.parse_error(response.status, response.body), response.headers)
-        data = orjson.loads(response.body)
+
+    def parse(body: bytes) -> tuple[dict[str, Any], bytes]:
+        data = orjson.loads(body)
         completion = adapter.parse_response(data, route=route, payload=chat.payload)
-    except Exception as exc:
-        raise upstream_failure(route, exc) or exc from None
-    # An OpenAI upstream's answer is passed through as is: no need to encode it again.
-    return completion, response.body if completion is data else orjson.dumps(completion)
+        # An OpenAI upstream's answer is passed through as is: no need to encode it again.
+        return completion, body if completion is data else orjson.dumps(completion)
+
+    return await aupstream_call(route, adapter.build_request(chat.payload, route=route, stream=False), adapter.parse_error, parse)
 
 
 async def _attempt_stream(chat: ChatRequest, route: ModelRoute) -> StreamStart:

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from dataclasses import dataclass
 
 import orjson
 
 from apps.cache.services import acache_lookup_embeddings, embeddings_cache_store
-from apps.completions.failures import upstream_failure
+from apps.completions.failures import aupstream_call
 from apps.completions.outcome import CHARS_PER_TOKEN, Outcome
-from apps.completions.providers import base
 from apps.completions.providers.types import UpstreamRequest
-from apps.completions.router import arun_with_fallbacks, failure_from_status
+from apps.completions.router import arun_with_fallbacks
 from apps.embeddings import local, vectors
 from apps.embeddings.providers.registry import embedding_adapter_for
 from apps.embeddings.providers.types import EmbeddingAdapter, EmbeddingBatch
 from apps.embeddings.validation import EmbeddingRequest
-from apps.stats import metrics
 from gateway_site.errors import ProviderError
 from gateway_site.gateway_config import LOCAL_PROTOCOL
 
@@ -79,16 +76,8 @@ async def _aembed(request: EmbeddingRequest, outcome: Outcome) -> vectors.Embedd
 
 
 async def _attempt(adapter: EmbeddingAdapter, call: UpstreamRequest, request: EmbeddingRequest) -> EmbeddingBatch:
-    route = request.route
-    started = time.perf_counter()
-    try:
-        response = await base.send(call, route.provider)
-        metrics.child(metrics.UPSTREAM_LATENCY, route.provider.name).observe(time.perf_counter() - started)
-        if response.status != 200:
-            raise failure_from_status(route, adapter.parse_error(response.status, response.body), response.headers)
-        return adapter.parse_response(orjson.loads(response.body), route=route, dimensions=request.dimensions)
-    except Exception as exc:
-        raise upstream_failure(route, exc) or exc from None
+    return await aupstream_call(request.route, call, adapter.parse_error, lambda body: adapter.parse_response(
+        orjson.loads(body), route=request.route, dimensions=request.dimensions))
 
 
 def _joined(batches: list[EmbeddingBatch], request: EmbeddingRequest) -> vectors.Embeddings:
