@@ -102,6 +102,16 @@ def embedding_service(tmp_path_factory):
     log.close()
 
 
+@pytest.fixture(scope="module")
+def gateway(fake_upstream, django_db_setup, django_db_blocker):
+    """The real ASGI app under uvicorn, one per test module, providers pointed at the fake
+    upstream (tests/cache has a session-wide one of its own, with its own config)."""
+    from tests.gateway_server import GatewayServer
+
+    with django_db_blocker.unblock(), GatewayServer(fake_upstream.env()) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def fake_upstream():
     with FakeUpstream() as fake:

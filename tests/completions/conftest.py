@@ -4,8 +4,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.gateway_server import GatewayServer
-
 # OpenAI's published schemas, copied into the repository (source and MIT licence in its README).
 SCHEMAS_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "openai" / "openai-chat-schemas.json"
 
@@ -36,16 +34,6 @@ def assert_valid_chunk(openai_schemas):
     return _validator(openai_schemas, "CreateChatCompletionStreamResponse")
 
 
-@pytest.fixture(scope="module")
-def gateway(fake_upstream, django_db_blocker):
-    """The real ASGI app under uvicorn, providers pointed at the fake upstream."""
-    with django_db_blocker.unblock():
-        server = GatewayServer(fake_upstream.env())
-        server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def fragile_gateway(fake_upstream, tmp_path, monkeypatch):
     """The in-process app (tests/asgi_client.py) with providers whose breakers open on one
@@ -54,10 +42,9 @@ def fragile_gateway(fake_upstream, tmp_path, monkeypatch):
     Models: primary (fragile) falls back to backup (steady); first (fragile) falls back to
     second (brittle); no retries anywhere. Written to a file, since a process re-reads its
     config file whenever its event listener (re)connects to Redis."""
-    import yaml
-
     from apps.stats import usage
     from gateway_site import gateway_config
+    from tests.config_files import use_config
 
     openai = {"protocol": "openai", "base_url": f"{fake_upstream.url}/openai/v1", "api_key_env": "OPENAI_API_KEY"}
     fragile = {"failure_threshold": 1, "cooldown": 0.1}
@@ -76,10 +63,7 @@ def fragile_gateway(fake_upstream, tmp_path, monkeypatch):
         },
         "rate_limits": {"requests_per_minute": 100000},
     }
-    path = tmp_path / "gateway.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
-    gateway_config.set_config(None)
+    use_config(raw, tmp_path, monkeypatch)
     yield
     gateway_config.set_config(None)
     usage.flush_all()  # the requests' usage records, while their tables still exist

@@ -8,11 +8,11 @@ import asyncio
 import httpx
 import pytest
 import redis
-import yaml
 
 from apps.completions.deployments import DeploymentState, LocalDeployments, order_deployments, redis_keys
 from gateway_site import gateway_config
 from gateway_site.gateway_config import ConfigError, parse_config
+from tests.config_files import use_config
 from tests.fakes.runner import FakeUpstream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,15 +65,8 @@ def shared_redis(redis_url):
 def deployments(east, west, shared_redis, tmp_path, monkeypatch):
     east.reset()
     west.reset()
-    _use_config(_config(east, west), tmp_path, monkeypatch)
+    use_config(_config(east, west), tmp_path, monkeypatch)
     yield
-    gateway_config.set_config(None)
-
-
-def _use_config(raw: dict, tmp_path, monkeypatch) -> None:
-    path = tmp_path / "gateway.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
     gateway_config.set_config(None)
 
 
@@ -123,7 +116,7 @@ def test_it_honours_the_weights_over_a_thousand_requests(deployments, user_key, 
 def test_it_sends_everything_to_the_survivor_when_a_deployment_dies(east, west, shared_redis, ask, tmp_path, monkeypatch):
     doomed = FakeUpstream().start()
     east.reset()
-    _use_config(_config(east, west, doomed), tmp_path, monkeypatch)
+    use_config(_config(east, west, doomed), tmp_path, monkeypatch)
     try:
         ask("survivor")
         doomed.stop()

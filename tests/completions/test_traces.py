@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-import yaml
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -11,6 +10,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from apps.stats import usage
 from gateway_site import gateway_config, tracing
+from tests.config_files import use_config
 from tests.gateway_server import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,10 +49,7 @@ def traced_gateway(fake_upstream, tmp_path, monkeypatch, spans):
         },
         "rate_limits": {"requests_per_minute": 100000},
     }
-    path = tmp_path / "gateway.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
-    gateway_config.set_config(None)
+    use_config(raw, tmp_path, monkeypatch)
     yield
     gateway_config.set_config(None)
     usage.flush_all()

@@ -5,32 +5,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from apps.keys.budgets import COST_UNITS_PER_USD, units
 from apps.keys.services import key_create
 from apps.stats.models import UsageRecord
-from tests.conftest import needs_redis
-from tests.gateway_server import GatewayServer
-from tests.keys.test_limiter_helpers import auth, chat_body
+from tests.keys.test_limiter_helpers import send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 N = 5
-
-
-@pytest.fixture(scope="module")
-def two_gateways(fake_upstream, django_db_setup, django_db_blocker):
-    needs_redis()
-    env = fake_upstream.env()
-    with django_db_blocker.unblock(), GatewayServer(env) as first, GatewayServer(env) as second:
-        yield first, second
-
-
-def send(url: str, key: str) -> httpx.Response:
-    with httpx.Client(timeout=30, trust_env=False) as client:
-        return client.post(f"{url}/v1/chat/completions", json=chat_body(), headers=auth(key, bearer=True))
 
 
 def one_request_cost(url: str) -> Decimal:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-import httpx
 import openai
 import pytest
 import redis
@@ -15,26 +14,12 @@ from apps.keys.budgets import PREFIX, units
 from apps.keys.services import key_create, team_create
 from apps.stats.models import UsageRecord
 from tests.conftest import needs_redis
-from tests.gateway_server import GatewayServer
 from tests.keys.test_limiter_helpers import auth, chat_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BUDGET_HEADERS = ("X-Budget-Limit-USD", "X-Budget-Remaining-USD", "X-Budget-Reset")
 A_CENT_FRACTION = Decimal("0.000001")  # less than any request costs: one request spends it
-
-
-@pytest.fixture(scope="module")
-def gateway(fake_upstream, django_db_setup, django_db_blocker):
-    needs_redis()
-    with django_db_blocker.unblock(), GatewayServer(fake_upstream.env()) as server:
-        yield server
-
-
-@pytest.fixture
-def http(gateway):
-    with httpx.Client(base_url=gateway.url, timeout=30, trust_env=False) as client:
-        yield client
 
 
 def sdk(gateway, key: str, **options) -> openai.OpenAI:

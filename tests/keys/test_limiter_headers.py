@@ -1,14 +1,11 @@
 """Every answer to an authenticated request says where the key stands: JSON, stream, 429,
 and the endpoints that do not count against the limit."""
 
-import httpx
 import openai
 import pytest
 
 from apps.keys.limiter import openai_duration
 from apps.keys.services import key_create
-from tests.conftest import needs_redis
-from tests.gateway_server import GatewayServer
 from tests.keys.test_limiter_helpers import auth, chat_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,19 +15,6 @@ REQUEST_HEADERS = (
     "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
 )
 TOKEN_HEADERS = ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")
-
-
-@pytest.fixture(scope="module")
-def gateway(fake_upstream, django_db_setup, django_db_blocker):
-    needs_redis()
-    with django_db_blocker.unblock(), GatewayServer(fake_upstream.env()) as server:
-        yield server
-
-
-@pytest.fixture
-def http(gateway):
-    with httpx.Client(base_url=gateway.url, timeout=30, trust_env=False) as client:
-        yield client
 
 
 def new_key(**limits) -> str:
